@@ -1,0 +1,117 @@
+"""The dispatcher: every incoming event goes through `Halte.handle`.
+
+It parses commands from the registry, checks roles against the room's current state, binds typed
+arguments, and runs the handler. Nothing raised by a handler reaches the person or stops the
+bot: it is logged once, here, with the event id and the command name — never the message text.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.context import Context
+from bot.messages import Incoming, Membership, MembershipChange, Message, Reaction
+from bot.services import Services
+from commandes.registry import Command, ParseError, Registry, Role, UnknownCommand
+
+log = logging.getLogger(__name__)
+
+
+class Halte:
+    def __init__(self, services: Services, registry: Registry) -> None:
+        self.services = services
+        self.registry = registry
+
+    async def handle(self, event: Incoming) -> None:
+        """Handle one event at most once (a replay after a crash is recognised by its id)."""
+        repos = self.services.repos
+        if await repos.events.seen(event.event_id):
+            log.debug("event %s already handled, skipped", event.event_id)
+            return
+        try:
+            if isinstance(event, Message):
+                await self._on_message(event)
+            elif isinstance(event, Reaction):
+                await self._on_reaction(event)
+            elif isinstance(event, Membership):
+                await self._on_membership(event)
+        except Exception:
+            log.exception("handling event %s failed", event.event_id)
+        finally:
+            await repos.events.claim(event.event_id, self.services.clock.now())
+
+    async def _on_message(self, message: Message) -> None:
+        body = message.body.strip()
+        if not self.registry.is_command_text(body):
+            return
+        group = await self.services.repos.groups.get(message.room_id)
+        language = group.language if group else self.services.settings.language
+        ctx = Context(
+            services=self.services,
+            registry=self.registry,
+            message=message,
+            language=language,
+            group=group,
+            is_moderator=self.services.is_moderator(message.room_id, message.sender),
+        )
+        try:
+            invocation = self.registry.parse(body)
+        except UnknownCommand as exc:
+            await self._unknown(ctx, exc)
+            return
+        except ParseError as exc:
+            # Permission first: a member gets the refusal, not the usage of a command they
+            # cannot run.
+            if not await self._refused(ctx, exc.command):
+                await self._bad_arguments(ctx, exc)
+            return
+        command = invocation.command
+        if await self._refused(ctx, command):
+            return
+        if command.needs_group and group is None:
+            await ctx.reply("errors.not_a_group")
+            return
+        log.info("command %s in %s (event %s)", command.name, ctx.room_id, message.event_id)
+        try:
+            await command.handler(ctx, **invocation.values)
+        except Exception:
+            log.exception("command %s failed (event %s)", command.name, message.event_id)
+            await ctx.reply("errors.internal", ref=message.event_id)
+
+    async def _refused(self, ctx: Context, command: Command) -> bool:
+        if command.role is Role.MEMBER or ctx.is_moderator:
+            return False
+        log.info("refused %s in %s (event %s)", command.name, ctx.room_id, ctx.message.event_id)
+        await ctx.reply("errors.moderators_only", command=command.shown_name(ctx.language))
+        return True
+
+    async def _unknown(self, ctx: Context, exc: UnknownCommand) -> None:
+        if exc.family:
+            usages = "\n".join(f"`{c.usage(ctx.language)}`" for c in exc.family)
+            await ctx.reply("errors.unknown_subcommand", family=exc.typed, usages=usages)
+        elif exc.suggestion:
+            suggestion = self.registry.find(exc.suggestion)
+            name = suggestion.shown_name(ctx.language) if suggestion else exc.suggestion
+            await ctx.reply("errors.unknown_with_hint", typed=exc.typed, suggestion=name)
+        else:
+            await ctx.reply("errors.unknown", typed=exc.typed)
+
+    async def _bad_arguments(self, ctx: Context, exc: ParseError) -> None:
+        params = dict(exc.params)
+        if exc.arg is not None:
+            params["arg"] = exc.arg.label(ctx.language)
+        problem = ctx.render(exc.key, **params).body
+        await ctx.reply("errors.usage", problem=problem, usage=exc.command.usage(ctx.language))
+
+    async def _on_reaction(self, reaction: Reaction) -> None:
+        # Reactions start to matter with attendance (✅) and the parking lot (🅿️).
+        log.debug("reaction %s in %s", reaction.event_id, reaction.room_id)
+
+    async def _on_membership(self, change: Membership) -> None:
+        if change.user_id == self.services.transport.user_id:
+            log.info("bot membership in %s: %s", change.room_id, change.change.value)
+        elif change.change is not MembershipChange.JOIN:
+            # Leaving the room ends group membership too: participation stays voluntary.
+            left = await self.services.repos.members.leave(change.room_id, change.user_id)
+            if left:
+                log.info("member left %s, membership removed", change.room_id)

@@ -1,0 +1,149 @@
+"""Typed configuration: a TOML file overridden by `HALTE_*` environment variables.
+
+`extra="forbid"` everywhere, so a misspelt key is an error rather than a silently ignored
+setting; secrets are `SecretStr`, so they never show up in a repr, a log or `check-config`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+Language = Literal["fr", "en"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+def _check_user_id(value: str) -> str:
+    if not (value.startswith("@") and ":" in value[1:] and value.index(":") > 1):
+        raise ValueError(f"not a Matrix user id (expected @name:server): {value!r}")
+    return value
+
+
+class MatrixSettings(BaseModel):
+    """How the bot reaches its homeserver."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    homeserver: str = Field(
+        description="Base URL of the homeserver, e.g. https://matrix.example.org"
+    )
+    user_id: str = Field(description="The bot's Matrix id, e.g. @halte:example.org")
+    password: SecretStr | None = None
+    access_token: SecretStr | None = None
+    device_name: str = "Halte"
+    # Invites are accepted only from these: full user ids (@alice:example.org) or whole
+    # servers (example.org). Empty means: accept invites from nobody.
+    invite_allowlist: list[str] = Field(default_factory=list)
+    # Users whose events the bot ignores entirely (other bots, bridges).
+    ignored_users: list[str] = Field(default_factory=list)
+
+    @field_validator("homeserver")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("user_id")
+    @classmethod
+    def _check_bot_id(cls, value: str) -> str:
+        return _check_user_id(value)
+
+    @model_validator(mode="after")
+    def _need_a_secret(self) -> MatrixSettings:
+        if self.password is None and self.access_token is None:
+            raise ValueError("set matrix.password or matrix.access_token")
+        return self
+
+
+class Settings(BaseSettings):
+    """Everything the operator sets. See `config.example.toml` for each key's meaning."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HALTE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    matrix: MatrixSettings | None = None
+    data_dir: Path = Path("./data")
+    language: Language = "fr"
+    timezone: str = "America/Montreal"
+    # Moderators in every group, besides the room's power level >= 50 users.
+    moderators: list[str] = Field(default_factory=list)
+    log_level: LogLevel = "INFO"
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone: {value!r} (e.g. America/Montreal)") from None
+        return value
+
+    @field_validator("moderators")
+    @classmethod
+    def _check_moderators(cls, value: list[str]) -> list[str]:
+        return [_check_user_id(v) for v in value]
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values arrive as init arguments (see `load_settings`); the environment
+        # must win over the file, so it comes first.
+        return (env_settings, init_settings)
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; `problems` lists each as (key path, reason)."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{key}: {reason}" for key, reason in problems))
+        self.problems = problems
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError([("(file)", f"{path} does not exist")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([("(file)", f"{path} is not valid TOML: {exc}")]) from None
+
+
+def load_settings(path: Path | None, **overrides: Any) -> Settings:
+    """Load the file (if any), then the environment, then validate everything at once.
+
+    Raises `ConfigError` with every problem and its dotted key path, so the operator fixes
+    the whole file in one go rather than one error per run.
+    """
+    from pydantic import ValidationError
+
+    data: dict[str, Any] = read_toml(path) if path is not None else {}
+    data.update(overrides)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            key = ".".join(str(part) for part in error["loc"]) or "(root)"
+            problems.append((key, error["msg"]))
+        raise ConfigError(problems) from None

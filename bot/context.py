@@ -1,0 +1,64 @@
+"""What a command handler sees: who, where, in which language, and how to answer.
+
+Handlers never get a nio or discord object, so every command runs the same on all transports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bot.i18n import Rendered, render
+from bot.messages import Direct, Message, React, Text
+from bot.services import Services
+from stockage.groups import Group
+
+if TYPE_CHECKING:
+    from commandes.registry import Registry
+
+
+@dataclass
+class Context:
+    services: Services
+    registry: Registry
+    message: Message
+    language: str
+    group: Group | None
+    is_moderator: bool
+
+    @property
+    def sender(self) -> str:
+        return self.message.sender
+
+    @property
+    def room_id(self) -> str:
+        return self.message.room_id
+
+    def render(self, key: str, /, **params: Any) -> Rendered:
+        return render(self.language, key, **params)
+
+    async def reply(self, key: str, /, **params: Any) -> None:
+        """Answer in the room, as a reply to the command."""
+        await self.reply_rendered(self.render(key, **params))
+
+    async def reply_rendered(self, rendered: Rendered) -> None:
+        await self.services.transport.send(
+            Text(
+                room_id=self.room_id,
+                body=rendered.body,
+                html=rendered.html,
+                reply_to=self.message.event_id,
+            )
+        )
+
+    async def direct(self, key: str, /, **params: Any) -> None:
+        """Answer the sender privately."""
+        rendered = self.render(key, **params)
+        await self.services.transport.send(
+            Direct(user_id=self.sender, body=rendered.body, html=rendered.html)
+        )
+
+    async def react(self, emoji: str) -> None:
+        await self.services.transport.send(
+            React(room_id=self.room_id, event_id=self.message.event_id, emoji=emoji)
+        )

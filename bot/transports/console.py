@@ -1,0 +1,138 @@
+"""The console transport: the whole bot in a terminal, one room, no homeserver.
+
+You type as a member; `/en-tant-que NOM` switches who is speaking. It is also the fast path for
+unit tests: `say()` feeds one message through the real dispatcher and returns what the bot sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sys
+from collections.abc import Callable
+
+from bot.clock import Clock, SystemClock
+from bot.i18n import text
+from bot.messages import Direct, Message, Outgoing, React, Reaction, Text
+from bot.transports import IncomingHandler
+
+CONSOLE_ROOM = "!salle:console"
+CONSOLE_SERVER = "console"
+BOT_ID = "@halte:console"
+SWITCH_SPEAKER = ("/en-tant-que", "/as")
+QUIT = ("/quitter-console", "/quit-console")
+
+
+def console_user(name: str) -> str:
+    """`marie` → `@marie:console`; a full id is kept as is."""
+    name = name.strip()
+    return name if name.startswith("@") else f"@{name.lower()}:{CONSOLE_SERVER}"
+
+
+class ConsoleTransport:
+    def __init__(
+        self,
+        *,
+        moderators: set[str] | None = None,
+        clock: Clock | None = None,
+        speaker: str = "@marie:console",
+        write: Callable[[str], None] | None = None,
+        language: str = "fr",
+    ) -> None:
+        self.language = language
+        self.room_id = CONSOLE_ROOM
+        self.moderators = set(moderators or ())
+        self.speaker = speaker
+        self.sent: list[Outgoing] = []
+        self._clock = clock or SystemClock()
+        self._write = write
+        self._ids = itertools.count(1)
+        self._handler: IncomingHandler | None = None
+        self._stopping = asyncio.Event()
+
+    @property
+    def user_id(self) -> str:
+        return BOT_ID
+
+    def power_level(self, room_id: str, user_id: str) -> int:
+        return 100 if user_id in self.moderators else 0
+
+    def users_with_power(self, room_id: str, level: int) -> list[str]:
+        return sorted(self.moderators) if level <= 100 else []
+
+    async def send(self, out: Outgoing) -> str | None:
+        self.sent.append(out)
+        if self._write is not None:
+            self._write(self.show(out))
+        return f"$out{next(self._ids)}"
+
+    def show(self, out: Outgoing) -> str:
+        """How a person at the terminal sees one outgoing value."""
+        if isinstance(out, Text):
+            return text(self.language, "console.said", body=out.body)
+        if isinstance(out, React):
+            return text(self.language, "console.reacted", emoji=out.emoji)
+        assert isinstance(out, Direct)
+        return text(self.language, "console.private", user=out.user_id, body=out.body)
+
+    def attach(self, handler: IncomingHandler) -> None:
+        self._handler = handler
+
+    async def say(self, sender: str, body: str) -> list[Outgoing]:
+        """Feed one message as `sender`; returns what the bot sent in response."""
+        event = Message(
+            event_id=f"$console{next(self._ids)}",
+            room_id=self.room_id,
+            sender=console_user(sender),
+            body=body,
+            timestamp=self._clock.now(),
+        )
+        return await self._feed(event)
+
+    async def react(self, sender: str, target_event_id: str, key: str) -> list[Outgoing]:
+        event = Reaction(
+            event_id=f"$console{next(self._ids)}",
+            room_id=self.room_id,
+            sender=console_user(sender),
+            target_event_id=target_event_id,
+            key=key,
+            timestamp=self._clock.now(),
+        )
+        return await self._feed(event)
+
+    async def _feed(self, event: Message | Reaction) -> list[Outgoing]:
+        if self._handler is None:
+            raise RuntimeError("no handler attached: call attach() or run() first")
+        before = len(self.sent)
+        await self._handler(event)
+        return self.sent[before:]
+
+    async def run(self, handler: IncomingHandler) -> None:
+        """Read lines from the terminal until end of input, `/quitter-console` or `stop()`."""
+        self.attach(handler)
+        loop = asyncio.get_running_loop()
+        while not self._stopping.is_set():
+            reader = loop.run_in_executor(None, sys.stdin.readline)
+            stop = asyncio.ensure_future(self._stopping.wait())
+            done, _ = await asyncio.wait({reader, stop}, return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+            if reader not in done:
+                break
+            line = reader.result()
+            if not line:
+                break
+            line = line.rstrip("\n")
+            if not line.strip():
+                continue
+            command, _, rest = line.strip().partition(" ")
+            if command in QUIT:
+                break
+            if command in SWITCH_SPEAKER and rest.strip():
+                self.speaker = console_user(rest)
+                if self._write is not None:
+                    self._write(text(self.language, "console.speaker", speaker=self.speaker))
+                continue
+            await self.say(self.speaker, line)
+
+    async def stop(self) -> None:
+        self._stopping.set()

@@ -1,0 +1,149 @@
+"""Typed command arguments: each type turns one word (or the rest of the line) into a value,
+or says, in the reader's language, what was wrong."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, time
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.i18n import text
+
+
+class BadArgument(Exception):
+    """The argument cannot be used; `key` and `params` name the catalogue text explaining why."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+class ArgType(Protocol):
+    def parse(self, raw: str) -> Any:
+        """The value for `raw`, or `BadArgument`."""
+        ...
+
+
+def fold(word: str) -> str:
+    """Lower-case and strip French accents, so « séance » and « seance » are the same word."""
+    table = str.maketrans("àâäçéèêëîïôöùûüÿœæ", "aaaceeeeiioouuuyoa")
+    return word.lower().translate(table)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One word among a few; `words` maps every accepted spelling (fr, en) to its value."""
+
+    words: Mapping[str, str]
+    shown: tuple[str, ...] = ()
+
+    def parse(self, raw: str) -> str:
+        value = self.words.get(fold(raw))
+        if value is None:
+            choices = " | ".join(self.shown or tuple(dict.fromkeys(self.words.values())))
+            raise BadArgument("errors.choice", value=raw, choices=choices)
+        return value
+
+
+@dataclass(frozen=True)
+class Integer:
+    minimum: int
+    maximum: int
+
+    def parse(self, raw: str) -> int:
+        if not re.fullmatch(r"[0-9]{1,9}", raw):
+            raise BadArgument("errors.integer", value=raw)
+        number = int(raw)
+        if not self.minimum <= number <= self.maximum:
+            raise BadArgument(
+                "errors.integer_range", value=raw, minimum=self.minimum, maximum=self.maximum
+            )
+        return number
+
+
+@dataclass(frozen=True)
+class Word:
+    """Any single word, at most `max_length` characters."""
+
+    max_length: int = 64
+
+    def parse(self, raw: str) -> str:
+        if len(raw) > self.max_length:
+            raise BadArgument("errors.too_long", limit=self.max_length)
+        return raw
+
+
+@dataclass(frozen=True)
+class Rest:
+    """Everything after the previous arguments, as typed (spaces kept)."""
+
+    max_length: int = 2000
+
+    def parse(self, raw: str) -> str:
+        stripped = raw.strip()
+        if len(stripped) > self.max_length:
+            raise BadArgument("errors.too_long", limit=self.max_length)
+        return stripped
+
+
+@dataclass(frozen=True)
+class TimeOfDay:
+    """`HH:MM` (also `12h30` and `12h`, as written in Québec)."""
+
+    def parse(self, raw: str) -> time:
+        match = re.fullmatch(r"([0-9]{1,2})(?:[:hH]([0-9]{2})?)?", raw)
+        if match is None or (":" in raw and match.group(2) is None):
+            raise BadArgument("errors.time", value=raw)
+        hour, minute = int(match.group(1)), int(match.group(2) or 0)
+        if hour > 23 or minute > 59:
+            raise BadArgument("errors.time", value=raw)
+        return time(hour, minute)
+
+
+@dataclass(frozen=True)
+class Day:
+    """A calendar date as AAAA-MM-JJ."""
+
+    def parse(self, raw: str) -> date:
+        try:
+            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
+                raise ValueError(raw)
+            return date.fromisoformat(raw)
+        except ValueError:
+            raise BadArgument("errors.date", value=raw) from None
+
+
+@dataclass(frozen=True)
+class TimeZone:
+    """An IANA time zone such as America/Montreal."""
+
+    def parse(self, raw: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_]+(?:/[A-Za-z0-9_+\-]+){0,2}", raw):
+            raise BadArgument("errors.timezone", value=raw)
+        try:
+            ZoneInfo(raw)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise BadArgument("errors.timezone", value=raw) from None
+        return raw
+
+
+@dataclass(frozen=True)
+class Arg:
+    """A declared argument: `name` is the handler's keyword and the catalogue's `args.<name>`."""
+
+    name: str
+    type: ArgType
+    optional: bool = False
+    default: Any = field(default=None)
+
+    @property
+    def rest(self) -> bool:
+        """Whether it takes everything after the previous arguments (spaces kept)."""
+        return isinstance(self.type, Rest)
+
+    def label(self, language: str) -> str:
+        return text(language, f"args.{self.name}")

@@ -1,0 +1,109 @@
+"""Groups (a room set up as a peer-support group or a community of practice) and members."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from stockage.database import Database
+
+
+class GroupKind(StrEnum):
+    SUPPORT = "soutien"
+    COMMUNITY = "communaute"
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    room_id: str
+    kind: GroupKind
+    language: str
+    timezone: str
+    format: str
+    created_by: str
+    created_at: datetime
+
+
+class GroupRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, room_id: str) -> Group | None:
+        row = await self._db.fetch_one(
+            "SELECT room_id, kind, language, timezone, format, created_by, created_at"
+            " FROM groups WHERE room_id = ?",
+            (room_id,),
+        )
+        if row is None:
+            return None
+        return Group(
+            room_id=row["room_id"],
+            kind=GroupKind(row["kind"]),
+            language=row["language"],
+            timezone=row["timezone"],
+            format=row["format"],
+            created_by=row["created_by"],
+            created_at=datetime.fromisoformat(row["created_at"]),
+        )
+
+    async def create(self, group: Group) -> bool:
+        """Create the group; False if the room already is one (nothing is changed then)."""
+        changed = await self._db.execute(
+            "INSERT INTO groups (room_id, kind, language, timezone, format, created_by, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (room_id) DO NOTHING",
+            (
+                group.room_id,
+                group.kind.value,
+                group.language,
+                group.timezone,
+                group.format,
+                group.created_by,
+                group.created_at.isoformat(),
+            ),
+        )
+        return changed == 1
+
+    async def set_language(self, room_id: str, language: str) -> None:
+        await self._db.execute(
+            "UPDATE groups SET language = ? WHERE room_id = ?", (language, room_id)
+        )
+
+
+class MemberRepository:
+    """Who opted in to which group. Joining and leaving are always explicit."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def join(self, room_id: str, user_id: str, now: datetime) -> bool:
+        """Add the member; False if they already were one."""
+        changed = await self._db.execute(
+            "INSERT INTO members (room_id, user_id, joined_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (room_id, user_id) DO NOTHING",
+            (room_id, user_id, now.isoformat()),
+        )
+        return changed == 1
+
+    async def leave(self, room_id: str, user_id: str) -> bool:
+        """Remove the member; False if they were not one."""
+        changed = await self._db.execute(
+            "DELETE FROM members WHERE room_id = ? AND user_id = ?", (room_id, user_id)
+        )
+        return changed == 1
+
+    async def is_member(self, room_id: str, user_id: str) -> bool:
+        row = await self._db.fetch_one(
+            "SELECT 1 FROM members WHERE room_id = ? AND user_id = ?", (room_id, user_id)
+        )
+        return row is not None
+
+    async def count(self, room_id: str) -> int:
+        row = await self._db.fetch_one("SELECT COUNT(*) FROM members WHERE room_id = ?", (room_id,))
+        return 0 if row is None else int(row[0])
+
+    async def list(self, room_id: str) -> list[str]:
+        rows = await self._db.fetch_all(
+            "SELECT user_id FROM members WHERE room_id = ? ORDER BY joined_at, user_id", (room_id,)
+        )
+        return [row["user_id"] for row in rows]
