@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
+from bot.app import Halte
+from bot.config import MatrixSettings, Settings
 from bot.localserver import LocalSynapse
+from bot.member_client import MemberClient
+from bot.runtime import build_app
+from bot.transports.matrix import MatrixTransport
+from stockage.database import Database
+from stockage.events import TransportStateRepository
 
 _counter = itertools.count()
 
@@ -44,3 +56,57 @@ def data_dir(tmp_path: Path) -> Path:
     path = tmp_path / "data"
     path.mkdir(mode=0o700)
     return path
+
+
+@dataclass
+class RunningBot:
+    app: Halte
+    transport: MatrixTransport
+    user_id: str
+
+    async def wait_joined(self, room_id: str, timeout: float = 10.0) -> None:
+        async def joined() -> None:
+            while room_id not in self.transport.joined_rooms():
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(joined(), timeout)
+
+
+@asynccontextmanager
+async def start_bot(
+    synapse: LocalSynapse, users: Users, data_dir: Path, allowlist: list[str], **settings: Any
+) -> AsyncIterator[RunningBot]:
+    """The real bot (Matrix transport, SQLite, registry) on the session's Synapse."""
+    bot_id, password = users.new("halte")
+    config = Settings(
+        data_dir=data_dir,
+        matrix=MatrixSettings(
+            homeserver=synapse.url,
+            user_id=bot_id,
+            password=SecretStr(password),
+            invite_allowlist=allowlist,
+        ),
+        **settings,
+    )
+    assert config.matrix is not None
+    matrix = config.matrix
+
+    def transport(db: Database) -> MatrixTransport:
+        return MatrixTransport(matrix, data_dir, TransportStateRepository(db))
+
+    async with build_app(config, transport) as app:
+        matrix_transport = app.services.transport
+        assert isinstance(matrix_transport, MatrixTransport)
+        task = asyncio.create_task(matrix_transport.run(app.handle))
+        try:
+            yield RunningBot(app, matrix_transport, bot_id)
+        finally:
+            await matrix_transport.stop()
+            await asyncio.wait_for(task, 15)
+
+
+@asynccontextmanager
+async def member(synapse: LocalSynapse, users: Users, name: str) -> AsyncIterator[MemberClient]:
+    user_id, password = users.new(name)
+    async with MemberClient(synapse.url, user_id, password) as client:
+        yield client

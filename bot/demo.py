@@ -1,0 +1,127 @@
+"""`halte demo`: the whole bot on a throwaway local Synapse, with two staff members talking to it.
+
+It starts a real homeserver with `bot.localserver`, registers the bot, a moderator and a member,
+creates a room, runs the real bot (Matrix transport, SQLite, registry) and plays
+`demo_script.toml`, then prints the transcript as the member saw it and stops everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import sys
+import tempfile
+import time
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+from bot.config import MatrixSettings, Settings
+from bot.i18n import text
+from bot.localserver import LocalSynapse
+from bot.member_client import MemberClient
+from bot.runtime import build_app, setup_logging
+from bot.transports.matrix import MatrixTransport
+from stockage.database import Database
+from stockage.events import TransportStateRepository
+
+log = logging.getLogger(__name__)
+
+REPLY_TIMEOUT = 15.0
+
+
+def _script(language: str) -> list[dict[str, str | int]]:
+    raw = resources.files("bot").joinpath("demo_script.toml").read_text(encoding="utf-8")
+    lines: list[dict[str, str | int]] = tomllib.loads(raw)[language]
+    return lines
+
+
+async def run_demo(language: str = "fr") -> int:
+    setup_logging("WARNING")
+    with tempfile.TemporaryDirectory(prefix="halte-demo-") as scratch:
+        workdir = Path(scratch)
+        print(text(language, "demo.starting"), flush=True)
+        started = time.monotonic()
+        with LocalSynapse(workdir / "synapse") as server:
+            print(text(language, "demo.ready", url=server.url, seconds=f"{time.monotonic() - started:.1f}"))
+            return await _play(server, workdir, language)
+
+
+async def _play(server: LocalSynapse, workdir: Path, language: str) -> int:
+    passwords = {name: secrets.token_urlsafe(12) for name in ("halte", "animation", "membre")}
+    ids = {name: server.register(name, pw) for name, pw in passwords.items()}
+    settings = Settings(
+        data_dir=workdir / "bot",
+        language=language,  # type: ignore[arg-type]
+        matrix=MatrixSettings(
+            homeserver=server.url,
+            user_id=ids["halte"],
+            password=passwords["halte"],  # type: ignore[arg-type]
+            invite_allowlist=[server.server_name],
+        ),
+    )
+    assert settings.matrix is not None
+    matrix = settings.matrix
+
+    def transport(db: Database) -> MatrixTransport:
+        return MatrixTransport(matrix, settings.data_dir, TransportStateRepository(db))
+
+    names = {ids["animation"]: text(language, "demo.moderator"), ids["membre"]: text(language, "demo.member")}
+    names[ids["halte"]] = "Halte"
+    failures = 0
+    async with (
+        build_app(settings, transport) as app,
+        MemberClient(server.url, ids["animation"], passwords["animation"]) as moderator,
+        MemberClient(server.url, ids["membre"], passwords["membre"]) as member,
+    ):
+        bot_task = asyncio.create_task(app.services.transport.run(app.handle))
+        try:
+            room_id = await moderator.create_room(
+                text(language, "demo.room_name"), invite=[ids["halte"], ids["membre"]]
+            )
+            await member.wait_for_invite()
+            await member.join(room_id)
+            await _wait_joined(app.services.transport, room_id)
+            print(text(language, "demo.transcript"))
+            speakers = {"animation": moderator, "membre": member}
+            for line in _script(language):
+                speaker = speakers[str(line["speaker"])]
+                body = str(line["text"])
+                print(f"\n{names[speaker.user_id]} : {body}")
+                event_id = await speaker.send(room_id, body)
+                for _ in range(int(line.get("replies", 1))):
+                    try:
+                        seen = await member.reply_to(room_id, event_id, ids["halte"], REPLY_TIMEOUT)
+                    except TimeoutError:
+                        failures += 1
+                        print(text(language, "demo.no_reply"))
+                        break
+                    print(_indent(f"Halte : {seen.body}"))
+        finally:
+            await app.services.transport.stop()
+            with contextlib.suppress(asyncio.CancelledError):
+                await bot_task
+    print("\n" + text(language, "demo.done" if failures == 0 else "demo.failed", failures=failures))
+    return 0 if failures == 0 else 1
+
+
+async def _wait_joined(transport: object, room_id: str, timeout: float = 15.0) -> None:
+    """Wait until the bot's transport has the room in its synced state."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rooms = getattr(getattr(transport, "client", None), "rooms", {})
+        if room_id in rooms:
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"the bot did not join {room_id}")
+
+
+def _indent(block: str) -> str:
+    first, *rest = block.splitlines() or [""]
+    return "\n".join([first, *("        " + line for line in rest)])
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(run_demo()))
