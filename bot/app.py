@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 
 from bot.context import Context
+from bot.i18n import join
+from bot.logs import log_failure
 from bot.messages import Incoming, Membership, MembershipChange, Message, Reaction
 from bot.services import Services
 from commandes.registry import Command, ParseError, Registry, Role, UnknownCommand
@@ -36,7 +38,7 @@ class Halte:
             elif isinstance(event, Membership):
                 await self._on_membership(event)
         except Exception:
-            log.exception("handling event %s failed", event.event_id)
+            log_failure(log, "handling event %s failed", event.event_id)
         finally:
             await repos.events.claim(event.event_id, self.services.clock.now())
 
@@ -60,35 +62,38 @@ class Halte:
             await self._unknown(ctx, exc)
             return
         except ParseError as exc:
-            # Permission first: a member gets the refusal, not the usage of a command they
-            # cannot run.
+            # Permission and room first: a member gets the refusal, not the usage of a
+            # command they cannot run; outside a group, how to create one.
             if not await self._refused(ctx, exc.command):
                 await self._bad_arguments(ctx, exc)
             return
         command = invocation.command
         if await self._refused(ctx, command):
             return
-        if command.needs_group and group is None:
-            await ctx.reply("errors.not_a_group")
-            return
         log.info("command %s in %s (event %s)", command.name, ctx.room_id, message.event_id)
         try:
             await command.handler(ctx, **invocation.values)
         except Exception:
-            log.exception("command %s failed (event %s)", command.name, message.event_id)
+            log_failure(log, "command %s failed (event %s)", command.name, message.event_id)
             await ctx.reply("errors.internal", ref=message.event_id)
 
     async def _refused(self, ctx: Context, command: Command) -> bool:
-        if command.role is Role.MEMBER or ctx.is_moderator:
-            return False
-        log.info("refused %s in %s (event %s)", command.name, ctx.room_id, ctx.message.event_id)
-        await ctx.reply("errors.moderators_only", command=command.shown_name(ctx.language))
-        return True
+        """Answer and return True when the command cannot run here, by this person."""
+        if command.role is Role.MODERATOR and not ctx.is_moderator:
+            log.info("refused %s in %s (event %s)", command.name, ctx.room_id, ctx.message.event_id)
+            await ctx.reply("errors.moderators_only", command=command.shown_name(ctx.language))
+            return True
+        if command.needs_group and ctx.group is None:
+            await ctx.reply("errors.not_a_group")
+            return True
+        return False
 
     async def _unknown(self, ctx: Context, exc: UnknownCommand) -> None:
-        if exc.family:
-            usages = "\n".join(f"`{c.usage(ctx.language)}`" for c in exc.family)
-            await ctx.reply("errors.unknown_subcommand", family=exc.typed, usages=usages)
+        family = [c for c in exc.family if ctx.allowed(c)]
+        if family:
+            lines = [ctx.render("errors.unknown_subcommand", family=exc.typed)]
+            lines += [ctx.render("errors.usage_line", usage=c.usage(ctx.language)) for c in family]
+            await ctx.reply_rendered(join(lines))
         elif exc.suggestion:
             suggestion = self.registry.find(exc.suggestion)
             name = suggestion.shown_name(ctx.language) if suggestion else exc.suggestion

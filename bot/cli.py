@@ -28,7 +28,11 @@ def _parser() -> argparse.ArgumentParser:
 
     def with_config(p: argparse.ArgumentParser, default: Path | None = DEFAULT_CONFIG) -> None:
         p.add_argument(
-            "-c", "--config", type=Path, default=default, help="fichier TOML (défaut : ./config.toml)"
+            "-c",
+            "--config",
+            type=Path,
+            default=default,
+            help="fichier TOML (défaut : ./config.toml)",
         )
 
     with_config(sub.add_parser("run", help="lance le bot sur le serveur Matrix configuré"))

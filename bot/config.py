@@ -6,6 +6,7 @@ setting; secrets are `SecretStr`, so they never show up in a repr, a log or `che
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -136,6 +137,7 @@ def load_settings(path: Path | None, **overrides: Any) -> Settings:
     the whole file in one go rather than one error per run.
     """
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     data: dict[str, Any] = read_toml(path) if path is not None else {}
     data.update(overrides)
@@ -147,3 +149,10 @@ def load_settings(path: Path | None, **overrides: Any) -> Settings:
             key = ".".join(str(part) for part in error["loc"]) or "(root)"
             problems.append((key, error["msg"]))
         raise ConfigError(problems) from None
+    except SettingsError as exc:
+        # A list or table given in a HALTE_* variable that is not JSON. The value itself is
+        # not repeated: it may be a secret.
+        field = re.search(r'field "([^"]+)"', str(exc))
+        key = field.group(1) if field else "(environment)"
+        reason = "cannot read the HALTE_* environment value (write lists and tables as JSON)"
+        raise ConfigError([(key, reason)]) from None

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 from bot.i18n import Rendered, render
 from bot.messages import Direct, Message, React, Text
 from bot.services import Services
+from commandes.registry import Role
 from stockage.groups import Group
 
 if TYPE_CHECKING:
-    from commandes.registry import Registry
+    from commandes.registry import Command, Registry
 
 
 @dataclass
@@ -33,6 +34,10 @@ class Context:
     @property
     def room_id(self) -> str:
         return self.message.room_id
+
+    def allowed(self, command: Command) -> bool:
+        """Whether the sender may run `command` (lists show only those)."""
+        return command.role is Role.MEMBER or self.is_moderator
 
     def render(self, key: str, /, **params: Any) -> Rendered:
         return render(self.language, key, **params)

@@ -45,7 +45,14 @@ async def run_demo(language: str = "fr") -> int:
         print(text(language, "demo.starting"), flush=True)
         started = time.monotonic()
         with LocalSynapse(workdir / "synapse") as server:
-            print(text(language, "demo.ready", url=server.url, seconds=f"{time.monotonic() - started:.1f}"))
+            print(
+                text(
+                    language,
+                    "demo.ready",
+                    url=server.url,
+                    seconds=f"{time.monotonic() - started:.1f}",
+                )
+            )
             return await _play(server, workdir, language)
 
 
@@ -68,7 +75,10 @@ async def _play(server: LocalSynapse, workdir: Path, language: str) -> int:
     def transport(db: Database) -> MatrixTransport:
         return MatrixTransport(matrix, settings.data_dir, TransportStateRepository(db))
 
-    names = {ids["animation"]: text(language, "demo.moderator"), ids["membre"]: text(language, "demo.member")}
+    names = {
+        ids["animation"]: text(language, "demo.moderator"),
+        ids["membre"]: text(language, "demo.member"),
+    }
     names[ids["halte"]] = "Halte"
     failures = 0
     async with (
@@ -76,14 +86,16 @@ async def _play(server: LocalSynapse, workdir: Path, language: str) -> int:
         MemberClient(server.url, ids["animation"], passwords["animation"]) as moderator,
         MemberClient(server.url, ids["membre"], passwords["membre"]) as member,
     ):
-        bot_task = asyncio.create_task(app.services.transport.run(app.handle))
+        bot_transport = app.services.transport
+        assert isinstance(bot_transport, MatrixTransport)
+        bot_task = asyncio.create_task(bot_transport.run(app.handle))
         try:
             room_id = await moderator.create_room(
                 text(language, "demo.room_name"), invite=[ids["halte"], ids["membre"]]
             )
             await member.wait_for_invite()
             await member.join(room_id)
-            await _wait_joined(app.services.transport, room_id)
+            await asyncio.wait_for(bot_transport.wait_for_room(room_id), REPLY_TIMEOUT)
             print(text(language, "demo.transcript"))
             speakers = {"animation": moderator, "membre": member}
             for line in _script(language):
@@ -105,17 +117,6 @@ async def _play(server: LocalSynapse, workdir: Path, language: str) -> int:
                 await bot_task
     print("\n" + text(language, "demo.done" if failures == 0 else "demo.failed", failures=failures))
     return 0 if failures == 0 else 1
-
-
-async def _wait_joined(transport: object, room_id: str, timeout: float = 15.0) -> None:
-    """Wait until the bot's transport has the room in its synced state."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rooms = getattr(getattr(transport, "client", None), "rooms", {})
-        if room_id in rooms:
-            return
-        await asyncio.sleep(0.05)
-    raise TimeoutError(f"the bot did not join {room_id}")
 
 
 def _indent(block: str) -> str:

@@ -83,7 +83,7 @@ class MemberClient:
                         self.invites.append(room_id)
                 self._changed.notify_all()
 
-    async def wait_for(self, predicate: Any, timeout: float = 10.0) -> Seen:
+    async def wait_for(self, predicate: Any, within: float = 10.0) -> Seen:
         """The first message seen (past or future) for which `predicate(seen)` is true."""
 
         async def find() -> Seen:
@@ -94,16 +94,16 @@ class MemberClient:
                             return seen
                     await self._changed.wait()
 
-        return await asyncio.wait_for(find(), timeout)
+        return await asyncio.wait_for(find(), within)
 
-    async def wait_for_invite(self, timeout: float = 10.0) -> str:
+    async def wait_for_invite(self, within: float = 10.0) -> str:
         async def find() -> str:
             async with self._changed:
                 while not self.invites:
                     await self._changed.wait()
                 return self.invites.pop(0)
 
-        return await asyncio.wait_for(find(), timeout)
+        return await asyncio.wait_for(find(), within)
 
     async def create_room(self, name: str, invite: list[str]) -> str:
         response = await self.client.room_create(name=name, invite=invite)
@@ -131,11 +131,13 @@ class MemberClient:
             raise RuntimeError(f"reaction failed: {response}")
         return str(response.event_id)
 
-    async def reply_to(self, room_id: str, event_id: str, sender: str, timeout: float = 10.0) -> Seen:
+    async def reply_to(
+        self, room_id: str, event_id: str, sender: str, within: float = 10.0
+    ) -> Seen:
         """The message `sender` posted in reply to `event_id`."""
         return await self.wait_for(
             lambda s: s.room_id == room_id and s.sender == sender and s.reply_to == event_id,
-            timeout,
+            within,
         )
 
 

@@ -13,7 +13,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.services import Repositories, Services
 from bot.transports import Transport
-from commandes import build_registry
+from commandes.routers import build_registry
 from stockage.database import Database, open_database
 
 log = logging.getLogger(__name__)

@@ -1,10 +1,2 @@
-"""Command families, one module each; `ROUTERS` is the explicit list the bot includes."""
-
-from commandes import aide, groupe
-from commandes.registry import Registry, Router
-
-ROUTERS: tuple[Router, ...] = (aide.router, groupe.router)
-
-
-def build_registry() -> Registry:
-    return Registry(ROUTERS)
+"""Command families, one module each; `commandes.routers.ROUTERS` is the explicit list the bot
+includes. Kept empty so that importing `commandes.registry` never pulls in a family."""

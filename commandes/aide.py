@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.context import Context
 from bot.i18n import Rendered, join
 from commandes.arguments import Arg, Rest
-from commandes.registry import Command, Role, Router
+from commandes.registry import Command, Router
 
 router = Router()
 
@@ -17,7 +17,7 @@ router = Router()
 )
 async def aide(ctx: Context, commande: str | None) -> None:
     if not commande:
-        allowed = [c for c in ctx.registry.commands if c.role is Role.MEMBER or ctx.is_moderator]
+        allowed = [c for c in ctx.registry.commands if ctx.allowed(c)]
         lines = [ctx.render("aide.title"), *(_line(ctx, c) for c in allowed)]
         lines.append(ctx.render("aide.footer"))
         await ctx.reply_rendered(join(lines))
@@ -35,7 +35,7 @@ async def aide(ctx: Context, commande: str | None) -> None:
             role=ctx.render(f"aide.role_{command.role.name.lower()}").body,
         )
         return
-    family = ctx.registry.family(wanted.split()[0]) if wanted.split() else []
+    family = [c for c in ctx.registry.family(wanted.split()[0]) if ctx.allowed(c)]
     if family:
         await ctx.reply_rendered(join([_line(ctx, c) for c in family]))
     else:

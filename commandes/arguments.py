@@ -95,7 +95,8 @@ class TimeOfDay:
     """`HH:MM` (also `12h30` and `12h`, as written in Québec)."""
 
     def parse(self, raw: str) -> time:
-        match = re.fullmatch(r"([0-9]{1,2})(?:[:hH]([0-9]{2})?)?", raw)
+        # A bare number ("2") is refused: 2 a.m. or 2 p.m.? The person says which.
+        match = re.fullmatch(r"([0-9]{1,2})[:hH]([0-9]{2})?", raw)
         if match is None or (":" in raw and match.group(2) is None):
             raise BadArgument("errors.time", value=raw)
         hour, minute = int(match.group(1)), int(match.group(2) or 0)

@@ -64,12 +64,8 @@ class RunningBot:
     transport: MatrixTransport
     user_id: str
 
-    async def wait_joined(self, room_id: str, timeout: float = 10.0) -> None:
-        async def joined() -> None:
-            while room_id not in self.transport.joined_rooms():
-                await asyncio.sleep(0.05)
-
-        await asyncio.wait_for(joined(), timeout)
+    async def wait_joined(self, room_id: str) -> None:
+        await asyncio.wait_for(self.transport.wait_for_room(room_id), 10)
 
 
 @asynccontextmanager

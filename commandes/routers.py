@@ -1,0 +1,10 @@
+"""The explicit list of command families the bot includes, in the order `!aide` shows them."""
+
+from commandes import aide, groupe
+from commandes.registry import Registry, Router
+
+ROUTERS: tuple[Router, ...] = (aide.router, groupe.router)
+
+
+def build_registry() -> Registry:
+    return Registry(ROUTERS)
