@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     # Moderators in every group, besides the room's power level >= 50 users.
     moderators: list[str] = Field(default_factory=list)
     log_level: LogLevel = "INFO"
+    # Groups' own check-in formats (TOML files), besides the three shipped ones.
+    formats_dir: Path | None = None
+    # A scheduled check-in missed while the bot was down still starts, with a note, if the bot
+    # is back within this many minutes; later, it is skipped and moderators are told.
+    checkin_grace_minutes: int = Field(default=10, ge=0, le=120)
 
     @field_validator("timezone")
     @classmethod

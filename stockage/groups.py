@@ -23,6 +23,10 @@ class Group:
     format: str
     created_by: str
     created_at: datetime
+    # Below this many "present" answers, moderators are told privately before the check-in.
+    quorum: int = 3
+    # How long before a scheduled check-in the reminder and attendance call are posted.
+    reminder_minutes: int = 60
 
 
 class GroupRepository:
@@ -31,8 +35,8 @@ class GroupRepository:
 
     async def get(self, room_id: str) -> Group | None:
         row = await self._db.fetch_one(
-            "SELECT room_id, kind, language, timezone, format, created_by, created_at"
-            " FROM groups WHERE room_id = ?",
+            "SELECT room_id, kind, language, timezone, format, created_by, created_at, quorum,"
+            " reminder_minutes FROM groups WHERE room_id = ?",
             (room_id,),
         )
         if row is None:
@@ -45,13 +49,16 @@ class GroupRepository:
             format=row["format"],
             created_by=row["created_by"],
             created_at=datetime.fromisoformat(row["created_at"]),
+            quorum=int(row["quorum"]),
+            reminder_minutes=int(row["reminder_minutes"]),
         )
 
     async def create(self, group: Group) -> bool:
         """Create the group; False if the room already is one (nothing is changed then)."""
         changed = await self._db.execute(
-            "INSERT INTO groups (room_id, kind, language, timezone, format, created_by, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (room_id) DO NOTHING",
+            "INSERT INTO groups (room_id, kind, language, timezone, format, created_by,"
+            " created_at, quorum, reminder_minutes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (room_id) DO NOTHING",
             (
                 group.room_id,
                 group.kind.value,
@@ -60,6 +67,8 @@ class GroupRepository:
                 group.format,
                 group.created_by,
                 group.created_at.isoformat(),
+                group.quorum,
+                group.reminder_minutes,
             ),
         )
         return changed == 1
@@ -68,6 +77,15 @@ class GroupRepository:
         await self._db.execute(
             "UPDATE groups SET language = ? WHERE room_id = ?", (language, room_id)
         )
+
+    async def set_format(self, room_id: str, format_name: str) -> None:
+        await self._db.execute(
+            "UPDATE groups SET format = ? WHERE room_id = ?", (format_name, room_id)
+        )
+
+    async def all(self) -> list[str]:
+        rows = await self._db.fetch_all("SELECT room_id FROM groups ORDER BY room_id")
+        return [row["room_id"] for row in rows]
 
 
 class MemberRepository:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from stockage.database import migration_steps
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -80,7 +82,7 @@ def test_migrate_creates_a_private_database(tmp_path: Path) -> None:
     config.write_text(f'data_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
     first = halte("migrate", "-c", str(config))
     assert first.returncode == 0, first.stderr
-    assert "schema 0 -> 1" in first.stdout
+    assert f"schema 0 -> {len(migration_steps())}" in first.stdout
     database = tmp_path / "data" / "halte.db"
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
