@@ -45,6 +45,8 @@ class Halte:
     async def _on_message(self, message: Message) -> None:
         body = message.body.strip()
         if not self.registry.is_command_text(body):
+            # Taking part is writing in the round: counted, never stored.
+            await self.services.checkins.count_message(message)
             return
         group = await self.services.repos.groups.get(message.room_id)
         language = group.language if group else self.services.settings.language
@@ -109,8 +111,8 @@ class Halte:
         await ctx.reply("errors.usage", problem=problem, usage=exc.command.usage(ctx.language))
 
     async def _on_reaction(self, reaction: Reaction) -> None:
-        # Reactions start to matter with attendance (✅) and the parking lot (🅿️).
-        log.debug("reaction %s in %s", reaction.event_id, reaction.room_id)
+        if await self.services.checkins.on_reaction(reaction):
+            log.info("attendance by reaction in %s (event %s)", reaction.room_id, reaction.event_id)
 
     async def _on_membership(self, change: Membership) -> None:
         if change.user_id == self.services.transport.user_id:

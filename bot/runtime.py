@@ -9,12 +9,16 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 
 from bot.app import Halte
+from bot.checkins import CheckinEngine
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.services import Repositories, Services
+from bot.formats import load_formats
+from bot.scheduler import ScheduleRunner
+from bot.services import Services
 from bot.transports import Transport
 from commandes.routers import build_registry
 from stockage.database import Database, open_database
+from stockage.repositories import Repositories
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +46,26 @@ async def build_app(
     async with AsyncExitStack() as stack:
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         db = await stack.enter_async_context(open_database(settings.data_dir / DATABASE_FILE))
+        clock = clock or SystemClock()
+        transport = transport_factory(db)
+        repos = Repositories.on(db)
+        engine = CheckinEngine(
+            settings=settings,
+            clock=clock,
+            transport=transport,
+            repos=repos,
+            formats=load_formats(settings.formats_dir),
+        )
+        runner = ScheduleRunner(engine, repos, clock)
+        stack.callback(runner.shutdown)
         services = Services(
             settings=settings,
-            clock=clock or SystemClock(),
-            transport=transport_factory(db),
+            clock=clock,
+            transport=transport,
             db=db,
-            repos=Repositories.on(db),
+            repos=repos,
+            checkins=engine,
+            scheduler=runner,
         )
         yield Halte(services, build_registry())
 
@@ -69,8 +87,24 @@ async def run_until_stopped(app: Halte) -> None:
         with suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, request_stop, signum)
             installed.append(signum)
+    background = asyncio.create_task(_run_time(app))
     try:
         await transport.run(app.handle)
     finally:
         for signum in installed:
             loop.remove_signal_handler(signum)
+        await app.services.checkins.stop()
+        background.cancel()
+        with suppress(asyncio.CancelledError):
+            await background
+
+
+async def _run_time(app: Halte) -> None:
+    """Once the transport is ready: rebuild the schedules and run the check-ins' deadlines.
+
+    Check-ins left open by a previous run are picked up by the engine's first tick, which is
+    what makes a restart resume at the right round.
+    """
+    await app.services.transport.wait_until_ready()
+    await app.services.scheduler.start()
+    await app.services.checkins.run()

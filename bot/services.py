@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.transports import MODERATOR_POWER_LEVEL, Transport
 from stockage.database import Database
-from stockage.events import ProcessedEventRepository
-from stockage.groups import GroupRepository, MemberRepository
+from stockage.repositories import Repositories
 
-
-@dataclass(frozen=True)
-class Repositories:
-    groups: GroupRepository
-    members: MemberRepository
-    events: ProcessedEventRepository
-
-    @classmethod
-    def on(cls, db: Database) -> Repositories:
-        return cls(
-            groups=GroupRepository(db),
-            members=MemberRepository(db),
-            events=ProcessedEventRepository(db),
-        )
+if TYPE_CHECKING:
+    from bot.checkins import CheckinEngine
+    from bot.scheduler import ScheduleRunner
 
 
 @dataclass(frozen=True)
@@ -34,6 +23,8 @@ class Services:
     transport: Transport
     db: Database
     repos: Repositories
+    checkins: CheckinEngine
+    scheduler: ScheduleRunner
 
     def is_moderator(self, room_id: str, user_id: str) -> bool:
         """Power level >= 50 in the room right now (from synced state), or named in config."""
@@ -42,6 +33,13 @@ class Services:
         return self.transport.power_level(room_id, user_id) >= MODERATOR_POWER_LEVEL
 
     def moderators(self, room_id: str) -> list[str]:
-        """Everyone who may run the group: the room's moderators and those named in config."""
-        from_room = self.transport.users_with_power(room_id, MODERATOR_POWER_LEVEL)
-        return sorted(set(from_room) | set(self.settings.moderators))
+        return room_moderators(self.transport, self.settings, room_id)
+
+
+def room_moderators(transport: Transport, settings: Settings, room_id: str) -> list[str]:
+    """Everyone who may run the group: the room's moderators and those named in config.
+
+    The bot itself is left out: it may hold a high power level but is nobody's moderator.
+    """
+    from_room = transport.users_with_power(room_id, MODERATOR_POWER_LEVEL)
+    return sorted((set(from_room) | set(settings.moderators)) - {transport.user_id})

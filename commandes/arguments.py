@@ -144,7 +144,7 @@ class Arg:
     @property
     def rest(self) -> bool:
         """Whether it takes everything after the previous arguments (spaces kept)."""
-        return isinstance(self.type, Rest)
+        return isinstance(self.type, Rest) or bool(getattr(self.type, "rest_of_line", False))
 
     def label(self, language: str) -> str:
         return text(language, f"args.{self.name}")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot.context import Context
-from commandes.arguments import Arg, Choice, TimeZone
+from bot.messages import Direct
+from commandes.arguments import Arg, Choice, TimeZone, Word
 from commandes.registry import Role, Router
 from stockage.groups import Group, GroupKind
 
@@ -92,13 +93,90 @@ async def langue(ctx: Context, langue: str) -> None:
 
 @router.command("rejoindre", aliases=("join",), needs_group=True)
 async def rejoindre(ctx: Context) -> None:
-    joined = await ctx.services.repos.members.join(
-        ctx.room_id, ctx.sender, ctx.services.clock.now()
-    )
+    members = ctx.services.repos.members
+    joined = await members.join(ctx.room_id, ctx.sender, ctx.services.clock.now())
     await ctx.reply("groupe.joined" if joined else "groupe.already_member")
+    if joined:
+        await check_size(ctx, joined=True)
+
+
+SUPPORT_MIN, SUPPORT_MAX = 4, 8
+
+
+async def check_size(ctx: Context, *, joined: bool) -> None:
+    """The method wants 4 to 8 peers: tell moderators privately (never blocking) when a join
+    takes the group above 8 or a departure below 4 — not at every join while it forms."""
+    assert ctx.group is not None
+    if ctx.group.kind is not GroupKind.SUPPORT:
+        return
+    count = await ctx.services.repos.members.count(ctx.room_id)
+    if (joined and count > SUPPORT_MAX) or (not joined and count < SUPPORT_MIN):
+        await warn_moderators(
+            ctx, "groupe.warn_size", count=count, minimum=SUPPORT_MIN, maximum=SUPPORT_MAX
+        )
+
+
+async def warn_moderators(ctx: Context, key: str, /, **params: object) -> None:
+    """A private note to each moderator of the group, in the group's language."""
+    rendered = ctx.render(key, **params)
+    for moderator in ctx.services.moderators(ctx.room_id):
+        await ctx.services.transport.send(
+            Direct(user_id=moderator, body=rendered.body, html=rendered.html)
+        )
 
 
 @router.command("quitter", aliases=("leave",), needs_group=True)
 async def quitter(ctx: Context) -> None:
     left = await ctx.services.repos.members.leave(ctx.room_id, ctx.sender)
     await ctx.reply("groupe.left" if left else "groupe.not_member")
+    if left:
+        await check_size(ctx, joined=False)
+
+
+@router.command(
+    "groupe format",
+    aliases=("group format",),
+    role=Role.MODERATOR,
+    args=(Arg("format", Word(max_length=64)),),
+    needs_group=True,
+)
+async def format_(ctx: Context, format: str) -> None:
+    formats = ctx.services.checkins.formats
+    chosen = formats.get(format.lower())
+    if chosen is None:
+        await ctx.reply("groupe.unknown_format", typed=format, formats=", ".join(sorted(formats)))
+        return
+    await ctx.services.repos.groups.set_format(ctx.room_id, chosen.name)
+    await ctx.reply(
+        "groupe.format_set",
+        title=chosen.title(ctx.language),
+        rounds=len(chosen.rounds),
+        minutes=round(chosen.duration.total_seconds() / 60),
+    )
+
+
+ROLE = Choice(
+    {
+        "gestionnaire": "gestionnaire",
+        "manager": "gestionnaire",
+        "cadre": "gestionnaire",
+        "aucun": "aucun",
+        "none": "aucun",
+        "pair": "aucun",
+        "peer": "aucun",
+    },
+    shown=("gestionnaire", "aucun"),
+)
+
+
+@router.command("role", aliases=("peer-role",), args=(Arg("role", ROLE),), needs_group=True)
+async def role(ctx: Context, role: str) -> None:
+    """A member says they manage others here: the method wants peers with no hierarchy."""
+    repos = ctx.services.repos
+    if not await repos.members.is_member(ctx.room_id, ctx.sender):
+        await ctx.reply("groupe.not_member")
+        return
+    await repos.members.set_role(ctx.room_id, ctx.sender, None if role == "aucun" else role)
+    await ctx.reply("groupe.role_set" if role != "aucun" else "groupe.role_cleared")
+    if role == "gestionnaire":
+        await warn_moderators(ctx, "groupe.warn_manager")

@@ -110,6 +110,12 @@ class MemberRepository:
         )
         return changed == 1
 
+    async def set_role(self, room_id: str, user_id: str, role: str | None) -> None:
+        await self._db.execute(
+            "UPDATE members SET role = ? WHERE room_id = ? AND user_id = ?",
+            (role, room_id, user_id),
+        )
+
     async def is_member(self, room_id: str, user_id: str) -> bool:
         row = await self._db.fetch_one(
             "SELECT 1 FROM members WHERE room_id = ? AND user_id = ?", (room_id, user_id)

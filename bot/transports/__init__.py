@@ -37,6 +37,10 @@ class Transport(Protocol):
         """Deliver one outgoing value; returns the platform's event id when there is one."""
         ...
 
+    async def wait_until_ready(self) -> None:
+        """Return once the transport can send (logged in, first sync handled)."""
+        ...
+
     async def run(self, handler: IncomingHandler) -> None:
         """Receive events and feed them to `handler` until `stop()` is called."""
         ...

@@ -75,6 +75,9 @@ class ConsoleTransport:
         assert isinstance(out, Direct)
         return text(self.language, "console.private", user=out.user_id, body=out.body)
 
+    async def wait_until_ready(self) -> None:
+        """The terminal is always ready."""
+
     def attach(self, handler: IncomingHandler) -> None:
         self._handler = handler
 

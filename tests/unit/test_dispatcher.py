@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.i18n import text
-from bot.messages import Membership, MembershipChange, Message, Text
+from bot.messages import Direct, Membership, MembershipChange, Message, Text
 from bot.transports.console import CONSOLE_ROOM
 from commandes.registry import Command, Registry
 from tests.conftest import MODERATOR, ConsoleBot
@@ -299,7 +299,14 @@ async def test_join_leave_and_info_counts(bot: ConsoleBot) -> None:
     assert "Membres inscrit·es : 2" in info
     assert "Personnes qui animent : 1" in info
     assert "Fuseau : America/Montreal" in info
-    assert await bot.reply(MEMBER, "!quitter") == text("fr", "groupe.left")
+    left = await bot.say(MEMBER, "!quitter")
+    assert isinstance(left[0], Text)
+    assert left[0].body == text("fr", "groupe.left")
+    # Below 4 members, the moderator hears it privately (never blocking, never public).
+    assert [type(out) for out in left[1:]] == [Direct]
+    assert isinstance(left[1], Direct)
+    assert left[1].user_id == "@anim:console"
+    assert "1 membre(s)" in left[1].body
     assert await bot.reply(MEMBER, "!quitter") == text("fr", "groupe.not_member")
     assert "Membres inscrit·es : 1" in await bot.reply(OTHER, "!groupe info")
     assert await members.list(CONSOLE_ROOM) == [OTHER]

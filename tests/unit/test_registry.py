@@ -256,7 +256,13 @@ def test_unknown_subcommand_lists_the_family(registry: Registry) -> None:
     error = unknown(registry, "!groupe supprimer")
     assert error.typed == "groupe"
     names = {c.name for c in error.family}
-    assert names == {"groupe creer", "groupe info", "groupe regles", "groupe langue"}
+    assert names == {
+        "groupe creer",
+        "groupe info",
+        "groupe regles",
+        "groupe langue",
+        "groupe format",
+    }
     assert {c.name for c in unknown(registry, "!Group delete").family} == names
 
 

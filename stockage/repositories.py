@@ -1,0 +1,30 @@
+"""All repositories over one database, built once and passed around explicitly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stockage.checkins import CheckinRepository
+from stockage.database import Database
+from stockage.events import ProcessedEventRepository
+from stockage.groups import GroupRepository, MemberRepository
+from stockage.schedules import ScheduleRepository
+
+
+@dataclass(frozen=True)
+class Repositories:
+    groups: GroupRepository
+    members: MemberRepository
+    events: ProcessedEventRepository
+    checkins: CheckinRepository
+    schedules: ScheduleRepository
+
+    @classmethod
+    def on(cls, db: Database) -> Repositories:
+        return cls(
+            groups=GroupRepository(db),
+            members=MemberRepository(db),
+            events=ProcessedEventRepository(db),
+            checkins=CheckinRepository(db),
+            schedules=ScheduleRepository(db),
+        )
