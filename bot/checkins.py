@@ -205,6 +205,10 @@ class CheckinEngine:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
 
+    def wake(self) -> None:
+        """Re-read the deadlines now (a check-in was created or changed elsewhere)."""
+        self._wake.set()
+
     async def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
