@@ -284,7 +284,9 @@ def _tick(state: State, now: datetime, plan: Plan, effects: list[Effect]) -> Sta
             if now - starts_at > plan.grace:
                 effects.append(NotifyMissed())
                 return replace(state, phase=Phase.CANCELLED)
-            return _open(state, starts_at, now, plan, effects, late=now - starts_at > _LATE)
+            # A late start (the bot was down) begins now, with the whole time ahead.
+            late = now - starts_at > _LATE
+            return _open(state, now if late else starts_at, now, plan, effects, late=late)
         if (
             state.remind_at is not None
             and now >= state.remind_at

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Protocol
+from zoneinfo import available_timezones
 
 
 class Clock(Protocol):
@@ -34,3 +36,17 @@ class ManualClock:
 
     def set(self, instant: datetime) -> None:
         self._now = instant.astimezone(UTC)
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def is_known_zone(name: str) -> bool:
+    """Whether `name` is an IANA zone such as America/Montreal.
+
+    `ZoneInfo()` alone is not enough: with the tzdata package it also opens folder names like
+    `America`, and it reads paths, so the list of known zones is the only safe check.
+    """
+    return name in _zones()

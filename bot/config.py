@@ -10,10 +10,12 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from bot.clock import is_known_zone
 
 Language = Literal["fr", "en"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -88,10 +90,8 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone: {value!r} (e.g. America/Montreal)") from None
+        if not is_known_zone(value):
+            raise ValueError(f"unknown time zone: {value!r} (e.g. America/Montreal)")
         return value
 
     @field_validator("moderators")

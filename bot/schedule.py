@@ -69,7 +69,8 @@ def local_instant(day: date, start: time, zone: ZoneInfo) -> datetime:
     With fold=0, PEP 495 gives a time inside a spring-forward gap the offset from before the
     change, which lands the gap's length later (02:30 → 03:30 EDT), and gives an ambiguous
     fall-back time its first reading (01:30 EDT, not 01:30 EST). Both are what a group expects:
-    the check-in still happens that day, and only once.
+    the check-in still happens, and only once. Compare the results in UTC: aware datetimes that
+    share a tzinfo are compared by wall clock, fold ignored.
     """
     return datetime.combine(day, start, tzinfo=zone).replace(fold=0).astimezone(UTC)
 

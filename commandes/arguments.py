@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.clock import is_known_zone
 from bot.i18n import text
 
 
@@ -123,12 +123,8 @@ class TimeZone:
     """An IANA time zone such as America/Montreal."""
 
     def parse(self, raw: str) -> str:
-        if not re.fullmatch(r"[A-Za-z_]+(?:/[A-Za-z0-9_+\-]+){0,2}", raw):
+        if not is_known_zone(raw):
             raise BadArgument("errors.timezone", value=raw)
-        try:
-            ZoneInfo(raw)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise BadArgument("errors.timezone", value=raw) from None
         return raw
 
 

@@ -186,8 +186,11 @@ class Registry:
                 values[arg.name] = arg.type.parse(raw)
             except BadArgument as exc:
                 # An optional argument may be left out: does the word fit a later one?
+                rest_of_line = line[tokens[index].start() :]
                 later = (
-                    self._later_match(command.args[position + 1 :], raw) if arg.optional else None
+                    self._later_match(command.args[position + 1 :], raw, rest_of_line)
+                    if arg.optional
+                    else None
                 )
                 if later is None:
                     raise ParseError(command, exc.key, arg, **exc.params) from None
@@ -201,12 +204,15 @@ class Registry:
         return values
 
     @staticmethod
-    def _later_match(args: tuple[Arg, ...], raw: str) -> int | None:
+    def _later_match(args: tuple[Arg, ...], raw: str, rest_of_line: str) -> int | None:
+        """The offset of the first later argument that accepts `raw`, skipping optional ones.
+
+        A rest-of-line argument must accept the whole rest: otherwise the person most likely
+        mistyped the earlier word, and its error is the one worth showing.
+        """
         for offset, arg in enumerate(args):
-            if arg.rest:
-                return offset
             try:
-                arg.type.parse(raw)
+                arg.type.parse(rest_of_line if arg.rest else raw)
             except BadArgument:
                 if not arg.optional:
                     return None

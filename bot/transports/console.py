@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import sys
 from collections.abc import Callable
+from datetime import datetime
 
 from bot.clock import Clock, SystemClock
 from bot.i18n import text
@@ -44,6 +45,7 @@ class ConsoleTransport:
         self.moderators = set(moderators or ())
         self.speaker = speaker
         self.sent: list[Outgoing] = []
+        self._keyed: dict[str, str] = {}
         self._clock = clock or SystemClock()
         self._write = write
         self._ids = itertools.count(1)
@@ -61,10 +63,16 @@ class ConsoleTransport:
         return sorted(self.moderators) if level <= 100 else []
 
     async def send(self, out: Outgoing) -> str | None:
+        # Like a homeserver with transaction ids: a keyed post sent again is not shown again.
+        if out.key is not None and out.key in self._keyed:
+            return self._keyed[out.key]
         self.sent.append(out)
         if self._write is not None:
             self._write(self.show(out))
-        return f"$out{next(self._ids)}"
+        event_id = f"$out{next(self._ids)}"
+        if out.key is not None:
+            self._keyed[out.key] = event_id
+        return event_id
 
     def show(self, out: Outgoing) -> str:
         """How a person at the terminal sees one outgoing value."""
@@ -81,14 +89,14 @@ class ConsoleTransport:
     def attach(self, handler: IncomingHandler) -> None:
         self._handler = handler
 
-    async def say(self, sender: str, body: str) -> list[Outgoing]:
-        """Feed one message as `sender`; returns what the bot sent in response."""
+    async def say(self, sender: str, body: str, at: datetime | None = None) -> list[Outgoing]:
+        """Feed one message as `sender` (typed `at`, default now); returns the bot's answer."""
         event = Message(
             event_id=f"$console{next(self._ids)}",
             room_id=self.room_id,
             sender=console_user(sender),
             body=body,
-            timestamp=self._clock.now(),
+            timestamp=at or self._clock.now(),
         )
         return await self._feed(event)
 
