@@ -20,7 +20,7 @@ from bot import checkin as machine
 from bot.clock import Clock
 from bot.config import Settings
 from bot.formats import Format
-from bot.i18n import Rendered, join, render, render_template
+from bot.i18n import Rendered, duration, join, render, render_template
 from bot.logs import log_failure
 from bot.messages import Direct, Message, Reaction, Text
 from bot.schedule import next_occurrence
@@ -391,7 +391,6 @@ class CheckinEngine:
             if round_ is None:
                 return render(lang, "checkin.round_unknown")
             texts = round_.text(lang)
-            minutes = max(1, round(round_.duration.total_seconds() / 60))
             key = "checkin.prompt_resumed" if post.get("resumed") else "checkin.prompt"
             header = render(
                 lang,
@@ -399,7 +398,7 @@ class CheckinEngine:
                 number=index + 1,
                 total=len(fmt.rounds),
                 title=texts.title,
-                minutes=minutes,
+                duration=duration(round_.duration),
                 ends=local(post["ends"]),
             )
             # The format's prompt is operator-written markup, not a member's words.

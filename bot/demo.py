@@ -21,8 +21,8 @@ from pathlib import Path
 from bot.config import MatrixSettings, Settings
 from bot.i18n import text
 from bot.localserver import LocalSynapse
-from bot.member_client import MemberClient
-from bot.runtime import build_app, setup_logging
+from bot.member_client import MemberClient, Seen
+from bot.runtime import _run_time, build_app, setup_logging
 from bot.transports.matrix import MatrixTransport
 from stockage.database import Database
 from stockage.events import TransportStateRepository
@@ -61,6 +61,7 @@ async def _play(server: LocalSynapse, workdir: Path, language: str) -> int:
     ids = {name: server.register(name, pw) for name, pw in passwords.items()}
     settings = Settings(
         data_dir=workdir / "bot",
+        formats_dir=Path(str(resources.files("bot").joinpath("demo_formats"))),
         language=language,  # type: ignore[arg-type]
         matrix=MatrixSettings(
             homeserver=server.url,
@@ -89,6 +90,7 @@ async def _play(server: LocalSynapse, workdir: Path, language: str) -> int:
         bot_transport = app.services.transport
         assert isinstance(bot_transport, MatrixTransport)
         bot_task = asyncio.create_task(bot_transport.run(app.handle))
+        time_task = asyncio.create_task(_run_time(app))
         try:
             room_id = await moderator.create_room(
                 text(language, "demo.room_name"), invite=[ids["halte"], ids["membre"]]
@@ -98,25 +100,47 @@ async def _play(server: LocalSynapse, workdir: Path, language: str) -> int:
             await asyncio.wait_for(bot_transport.wait_for_room(room_id), REPLY_TIMEOUT)
             print(text(language, "demo.transcript"))
             speakers = {"animation": moderator, "membre": member}
+            shown = 0
             for line in _script(language):
-                speaker = speakers[str(line["speaker"])]
-                body = str(line["text"])
-                print(f"\n{names[speaker.user_id]} : {body}")
-                event_id = await speaker.send(room_id, body)
-                for _ in range(int(line.get("replies", 1))):
-                    try:
-                        seen = await member.reply_to(room_id, event_id, ids["halte"], REPLY_TIMEOUT)
-                    except TimeoutError:
-                        failures += 1
-                        print(text(language, "demo.no_reply"))
-                        break
+                speaker_name = str(line.get("speaker", ""))
+                if speaker_name:
+                    speaker = speakers[speaker_name]
+                    body = str(line["text"])
+                    print(f"\n{names[speaker.user_id]} : {body}")
+                    await speaker.send(room_id, body)
+                else:
+                    print(text(language, "demo.later"))
+                # Wait for as many bot messages as this line expects (replies, prompts...).
+                expected = shown + int(line.get("expect", 1))
+                try:
+                    await member.wait_for(
+                        lambda _s, n=expected: _bot_count(member, room_id, ids["halte"]) >= n,
+                        REPLY_TIMEOUT,
+                    )
+                except TimeoutError:
+                    failures += 1
+                    print(text(language, "demo.no_reply"))
+                bot_lines = _bot_messages(member, room_id, ids["halte"])
+                for seen in bot_lines[shown:]:
                     print(_indent(f"Halte : {seen.body}"))
+                shown = len(bot_lines)
         finally:
+            await app.services.checkins.stop()
             await app.services.transport.stop()
+            time_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await bot_task
+                await time_task
     print("\n" + text(language, "demo.done" if failures == 0 else "demo.failed", failures=failures))
     return 0 if failures == 0 else 1
+
+
+def _bot_messages(member: MemberClient, room_id: str, bot_id: str) -> list[Seen]:
+    return [s for s in member.seen if s.room_id == room_id and s.sender == bot_id]
+
+
+def _bot_count(member: MemberClient, room_id: str, bot_id: str) -> int:
+    return len(_bot_messages(member, room_id, bot_id))
 
 
 def _indent(block: str) -> str:

@@ -14,6 +14,7 @@ import re
 import string
 import tomllib
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -119,3 +120,9 @@ def join(parts: list[Rendered], separator: str = "\n") -> Rendered:
     return Rendered(
         body=separator.join(p.body for p in parts), html=html_sep.join(p.html for p in parts)
     )
+
+
+def duration(span: timedelta) -> str:
+    """`3 min`, or `40 s` under a minute (short test and demo rounds); the same in fr and en."""
+    seconds = max(0, round(span.total_seconds()))
+    return f"{seconds} s" if seconds < 60 else f"{round(seconds / 60)} min"

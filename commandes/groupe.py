@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.context import Context
+from bot.i18n import duration
 from bot.messages import Direct
 from commandes.arguments import Arg, Choice, TimeZone, Word
 from commandes.registry import Role, Router
@@ -151,7 +152,7 @@ async def format_(ctx: Context, format: str) -> None:
         "groupe.format_set",
         title=chosen.title(ctx.language),
         rounds=len(chosen.rounds),
-        minutes=round(chosen.duration.total_seconds() / 60),
+        length=duration(chosen.duration),
     )
 
 

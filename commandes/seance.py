@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from bot import checkin as machine
 from bot.context import Context
+from bot.i18n import duration
 from commandes.arguments import Arg, Word
 from commandes.registry import Role, Router
 
@@ -97,7 +98,7 @@ async def etat(ctx: Context) -> None:
     state = record.state
     fmt = engine.format_for(record.format)
     if state.phase is machine.Phase.ROUND and state.round_ends is not None:
-        left = max(0, round((state.round_ends - ctx.services.clock.now()).total_seconds() / 60))
+        left = duration(state.round_ends - ctx.services.clock.now())
         await ctx.reply(
             "checkin.state_round",
             number=state.round_index + 1,

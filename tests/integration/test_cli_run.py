@@ -104,4 +104,12 @@ def test_demo_prints_a_transcript_and_exits_zero() -> None:
     assert "Halte : Bienvenue dans le groupe" in out
     assert "réservée aux personnes qui animent" in out
     assert "Utilisation : !groupe langue <fr|en>" in out
+    # The short check-in: opening, the three prompts in order, the summary with counts only.
+    prompts = [line for line in out.splitlines() if line.startswith("Halte : Tour ")]
+    assert [p.split(" — ")[1].split(" (")[0] for p in prompts] == [
+        "Météo",
+        "Ce qui aide",
+        "Clôture",
+    ]
+    assert "Personnes qui ont pris la parole : 1" in out
     assert "Démonstration terminée : tout a fonctionné." in out
