@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.context import Context
 from bot.i18n import duration
 from bot.messages import Direct
-from commandes.arguments import Arg, Choice, TimeZone, Word
+from commandes.arguments import Arg, Choice, Integer, TimeZone, Word
 from commandes.registry import Role, Router
 from stockage.groups import Group, GroupKind
 
@@ -181,3 +181,36 @@ async def role(ctx: Context, role: str) -> None:
     await ctx.reply("groupe.role_set" if role != "aucun" else "groupe.role_cleared")
     if role == "gestionnaire":
         await warn_moderators(ctx, "groupe.warn_manager")
+
+
+@router.command(
+    "groupe rappel",
+    aliases=("group reminder",),
+    role=Role.MODERATOR,
+    args=(Arg("minutes", Integer(0, 24 * 60)),),
+    needs_group=True,
+)
+async def rappel(ctx: Context, minutes: int) -> None:
+    """How long before each scheduled check-in the reminder and attendance call go out."""
+    await ctx.services.repos.groups.set_settings(ctx.room_id, reminder_minutes=minutes)
+    await _rearm(ctx)
+    await ctx.reply("groupe.reminder_set" if minutes else "groupe.reminder_off", minutes=minutes)
+
+
+@router.command(
+    "groupe quorum",
+    aliases=("group quorum",),
+    role=Role.MODERATOR,
+    args=(Arg("personnes", Integer(0, 50)),),
+    needs_group=True,
+)
+async def quorum(ctx: Context, personnes: int) -> None:
+    """Below this many « present » answers, moderators hear it privately before the check-in."""
+    await ctx.services.repos.groups.set_settings(ctx.room_id, quorum=personnes)
+    await ctx.reply("groupe.quorum_set", quorum=personnes)
+
+
+async def _rearm(ctx: Context) -> None:
+    schedule = await ctx.services.repos.schedules.get(ctx.room_id)
+    if schedule is not None:
+        await ctx.services.scheduler.arm(schedule)

@@ -83,6 +83,16 @@ class GroupRepository:
             "UPDATE groups SET format = ? WHERE room_id = ?", (format_name, room_id)
         )
 
+    async def set_settings(
+        self, room_id: str, *, quorum: int | None = None, reminder_minutes: int | None = None
+    ) -> None:
+        """Change the group's attendance settings; None leaves a setting as it is."""
+        await self._db.execute(
+            "UPDATE groups SET quorum = COALESCE(?, quorum),"
+            " reminder_minutes = COALESCE(?, reminder_minutes) WHERE room_id = ?",
+            (quorum, reminder_minutes, room_id),
+        )
+
     async def all(self) -> list[str]:
         rows = await self._db.fetch_all("SELECT room_id FROM groups ORDER BY room_id")
         return [row["room_id"] for row in rows]

@@ -318,3 +318,24 @@ async def test_bad_schedule_input_gets_the_usage_line(tmp_path: Path, clock: Man
             assert "Utilisation : !horaire" in body, (typed, body)
         refused = room_texts(await console.say(MEMBERS[0], "!horaire mardi 12:00"))[0]
         assert "réservée aux personnes qui animent" in refused
+
+
+async def test_reminder_lead_and_quorum_are_per_group(tmp_path: Path, clock: ManualClock) -> None:
+    clock.set(MONDAY_9H - timedelta(hours=3))  # 06:00 local
+    async with halte(tmp_path / "data", clock) as (app, console):
+        await setup_group(console)
+        await console.say(MODERATOR, "!horaire lundi 10:00")
+        start = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+        assert app.services.scheduler.armed_for(ROOM) == start - timedelta(minutes=60)
+        answer = room_texts(await console.say(MODERATOR, "!groupe rappel 30"))
+        assert answer == ["C'est noté : le rappel partira 30 min avant chaque rencontre."]
+        assert app.services.scheduler.armed_for(ROOM) == start - timedelta(minutes=30)
+        await console.say(MODERATOR, "!groupe quorum 1")
+        clock.set(start - timedelta(minutes=30))
+        await app.services.scheduler._fire(ROOM, start)
+        await console.say(MEMBERS[0], "!present")
+        await run_until(app, clock, start - timedelta(minutes=1))
+        # One person confirmed, the quorum is 1: no private warning to the moderator.
+        assert not [u for u, body in directs(console.sent) if "confirmé leur présence" in body]
+        refused = room_texts(await console.say(MODERATOR, "!groupe rappel -5"))
+        assert "Utilisation : !groupe rappel <minutes>" in refused[0]

@@ -262,6 +262,8 @@ def test_unknown_subcommand_lists_the_family(registry: Registry) -> None:
         "groupe regles",
         "groupe langue",
         "groupe format",
+        "groupe rappel",
+        "groupe quorum",
     }
     assert {c.name for c in unknown(registry, "!Group delete").family} == names
 
