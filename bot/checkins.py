@@ -181,6 +181,9 @@ class CheckinEngine:
         key = await self.repos.checkins.post_for_event(reaction.target_event_id)
         if key is None or not key.endswith(":reminder"):
             return False
+        # Like `!present`: only members who opted in count towards the quorum.
+        if not await self.repos.members.is_member(reaction.room_id, reaction.sender):
+            return False
         checkin_id = int(key.split(":")[1])
         await self.repos.checkins.mark_present(checkin_id, reaction.sender, self.clock.now())
         return True
@@ -308,8 +311,9 @@ class CheckinEngine:
         done = await self.repos.checkins.spoke_or_passed(record.id, round_key)
         quiet = sorted((members & present) - done)
         posts = []
+        # No "nudged" flag is written here: the outbox key (round, person) is what makes the
+        # nudge once-only, and it is stored in the same transaction as the state.
         for user in quiet:
-            await self.repos.checkins.mark_nudged(record.id, user, round_key)
             posts.append(
                 (f"{prefix}:nudge:{round_index}:{user}", _direct(record.room_id, user, "nudge"))
             )

@@ -199,18 +199,10 @@ class CheckinRepository:
     async def spoke_or_passed(self, checkin_id: int, round_key: str) -> set[str]:
         rows = await self._db.fetch_all(
             "SELECT user_id FROM participation WHERE checkin_id = ? AND round_key = ?"
-            " AND (messages > 0 OR passed = 1 OR nudged = 1)",
+            " AND (messages > 0 OR passed = 1)",
             (checkin_id, round_key),
         )
         return {row["user_id"] for row in rows}
-
-    async def mark_nudged(self, checkin_id: int, user_id: str, round_key: str) -> None:
-        await self._db.execute(
-            "INSERT INTO participation (checkin_id, user_id, round_key, nudged)"
-            " VALUES (?, ?, ?, 1) ON CONFLICT (checkin_id, user_id, round_key)"
-            " DO UPDATE SET nudged = 1",
-            (checkin_id, user_id, round_key),
-        )
 
     async def participants(self, checkin_id: int) -> int:
         row = await self._db.fetch_one(

@@ -49,7 +49,6 @@ CREATE TABLE participation (
     round_key   TEXT NOT NULL,
     messages    INTEGER NOT NULL DEFAULT 0,
     passed      INTEGER NOT NULL DEFAULT 0,
-    nudged      INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (checkin_id, user_id, round_key)
 );
 

@@ -339,3 +339,58 @@ async def test_reminder_lead_and_quorum_are_per_group(tmp_path: Path, clock: Man
         assert not [u for u, body in directs(console.sent) if "confirmé leur présence" in body]
         refused = room_texts(await console.say(MODERATOR, "!groupe rappel -5"))
         assert "Utilisation : !groupe rappel <minutes>" in refused[0]
+
+
+async def test_a_reaction_from_a_non_member_is_not_attendance(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    clock.set(MONDAY_9H - timedelta(hours=2))
+    async with halte(tmp_path / "data", clock) as (app, console):
+        await setup_group(console)
+        await console.say(MODERATOR, "!horaire lundi 10:00")
+        start = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+        clock.set(start - timedelta(hours=1))
+        before = len(console.sent)
+        await app.services.scheduler._fire(ROOM, start)
+        reminder_key = next(o.key for o in console.sent[before:] if o.key and "reminder" in o.key)
+        reminder_id = await app.services.repos.checkins.sent_event(reminder_key)
+        assert reminder_id is not None
+        await console.react("@intrus:console", reminder_id, "✅")
+        await console.react(MEMBERS[0], reminder_id, "✅️")  # with the emoji variation selector
+        record = await app.services.repos.checkins.current(ROOM)
+        assert record is not None
+        assert await app.services.repos.checkins.present(record.id) == [MEMBERS[0]]
+
+
+async def test_a_nudge_survives_a_crash_at_its_deadline(
+    tmp_path: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with halte(tmp_path / "data", clock) as (app, console):
+        await setup_group(console)
+        start = clock.now()
+        record = await app.services.checkins.start_now(
+            await app.services.repos.groups.get(ROOM)  # type: ignore[arg-type]
+        )
+        await app.services.repos.checkins.mark_present(record.id, MEMBERS[0], start)
+        repo = app.services.repos.checkins
+        real_save = repo.save
+        calls = 0
+
+        async def dies_once(*args: object, **kwargs: object) -> bool:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise RuntimeError("killed while saving the nudge step")
+            return await real_save(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(repo, "save", dies_once)
+        # Round 1 has no nudge; round 2 (météo, 4 min from minute 3) nudges at minute 5.
+        clock.set(start + timedelta(minutes=3))
+        with pytest.raises(RuntimeError):
+            await app.services.checkins.tick()
+        await app.services.checkins.tick()  # restart: the round change, again
+        clock.set(start + timedelta(minutes=5))
+        await app.services.checkins.tick()
+        assert [u for u, b in directs(console.sent) if "petit mot discret" in b.lower()] == [
+            MEMBERS[0]
+        ]
