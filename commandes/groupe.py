@@ -6,6 +6,7 @@ from bot.context import Context
 from bot.i18n import duration
 from bot.messages import Direct
 from commandes.arguments import Arg, Choice, Integer, TimeZone, Word
+from commandes.horaire import describe
 from commandes.registry import Role, Router
 from stockage.groups import Group, GroupKind
 
@@ -70,7 +71,8 @@ async def info(ctx: Context) -> None:
         timezone=group.timezone,
         format=group.format,
         members=await repos.members.count(group.room_id),
-        moderators=len(ctx.services.moderators(group.room_id)),
+        moderators=", ".join(ctx.services.moderators(group.room_id)) or "—",
+        schedule=describe(ctx, await repos.schedules.get(group.room_id)),
     )
 
 

@@ -38,6 +38,20 @@ def _cadence(ctx: Context, every: int) -> str:
     return ctx.render("horaire.every_n", every=every).body
 
 
+def describe(ctx: Context, schedule: Schedule | None) -> str:
+    """One line for `!groupe info`: when the group meets, or that it has no schedule."""
+    if schedule is None:
+        return ctx.render("horaire.summary_none").body
+    if schedule.paused:
+        return ctx.render("horaire.summary_paused").body
+    return ctx.render(
+        "horaire.summary",
+        weekday=ctx.render(f"days.d{schedule.weekday}").body,
+        time=schedule.start.strftime("%H:%M"),
+        every=_cadence(ctx, schedule.every_weeks),
+    ).body
+
+
 async def _show(ctx: Context) -> None:
     schedule = await ctx.services.repos.schedules.get(ctx.room_id)
     if schedule is None:

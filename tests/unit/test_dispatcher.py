@@ -297,7 +297,8 @@ async def test_join_leave_and_info_counts(bot: ConsoleBot) -> None:
     assert await bot.reply(OTHER, "!join") == text("fr", "groupe.joined")
     info = await bot.reply(MEMBER, "!groupe info")
     assert "Membres inscrit·es : 2" in info
-    assert "Personnes qui animent : 1" in info
+    assert "Personnes qui animent : @anim:console" in info
+    assert "Horaire : aucun pour l'instant (!horaire)" in info
     assert "Fuseau : America/Montreal" in info
     left = await bot.say(MEMBER, "!quitter")
     assert isinstance(left[0], Text)
