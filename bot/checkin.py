@@ -151,7 +151,8 @@ class Start:
 @dataclass(frozen=True)
 class Advance:
     """A moderator's `!seance suivant`. `sent_at` is when they typed it: an advance typed
-    before the current round started is a duplicate of the one that started it."""
+    before (or at) the instant the current round started is a duplicate of the one that
+    started it."""
 
     sent_at: datetime
 
@@ -259,7 +260,8 @@ def transition(state: State, event: Event, now: datetime, plan: Plan) -> tuple[S
     elif isinstance(event, Advance):
         if state.phase is not Phase.ROUND:
             raise Refused("checkin.not_running")
-        if state.round_started is not None and event.sent_at < state.round_started:
+        # `<=`: typed at the very instant its round began, it cannot be about that round.
+        if state.round_started is not None and event.sent_at <= state.round_started:
             raise Refused("checkin.already_advanced")
         new = _next_round(state, now, now, plan, effects)
     elif isinstance(event, Skip):
@@ -311,8 +313,10 @@ def _tick(state: State, now: datetime, plan: Plan, effects: list[Effect]) -> Sta
             PostPrompt(state.round_index, state.round_ends, resumed=_resumed(state, now))
         )
     if state.phase is Phase.ROUND and state.nudge_at is not None and now >= state.nudge_at:
-        # A nudge is only worth sending while the round still has time left.
-        effects.append(NudgeQuiet(state.round_index))
+        # Coming back past a round's halfway point, the prompt has only just been posted:
+        # nobody has had the time to answer, so no nudge for that round.
+        if not moved:
+            effects.append(NudgeQuiet(state.round_index))
         state = replace(state, nudge_at=None)
     return state
 
@@ -329,6 +333,11 @@ def _open(
     state: State, start: datetime, now: datetime, plan: Plan, effects: list[Effect], *, late: bool
 ) -> State:
     effects.append(PostOpening(late=late))
+    first = _first_index(state, plan, 0)
+    if first < len(plan.rounds) and start + plan.rounds[first].duration / 2 <= now:
+        # Even under a minute late, a short first round would be half over (past its nudge,
+        # or over) before its prompt: it begins now instead.
+        start = now
     opened = replace(
         state,
         phase=Phase.ROUND,
@@ -337,7 +346,7 @@ def _open(
         opened_at=start,
         round_index=-1,
     )
-    opened = _enter(opened, _first_index(opened, plan, 0), start, plan)
+    opened = _enter(opened, first, start, plan)
     if opened.phase is Phase.ROUND:
         assert opened.round_ends is not None
         effects.append(PostPrompt(opened.round_index, opened.round_ends))

@@ -27,6 +27,11 @@ class Group:
     quorum: int = 3
     # How long before a scheduled check-in the reminder and attendance call are posted.
     reminder_minutes: int = 60
+    # Whether parked items hide who parked them (the group chooses; per item too).
+    parking_anonymous: bool = False
+    # Where the agenda is posted before each team meeting, and how long before.
+    meeting_room: str | None = None
+    agenda_lead_hours: int = 24
 
 
 class GroupRepository:
@@ -36,7 +41,8 @@ class GroupRepository:
     async def get(self, room_id: str) -> Group | None:
         row = await self._db.fetch_one(
             "SELECT room_id, kind, language, timezone, format, created_by, created_at, quorum,"
-            " reminder_minutes FROM groups WHERE room_id = ?",
+            " reminder_minutes, parking_anonymous, meeting_room, agenda_lead_hours"
+            " FROM groups WHERE room_id = ?",
             (room_id,),
         )
         if row is None:
@@ -51,6 +57,9 @@ class GroupRepository:
             created_at=datetime.fromisoformat(row["created_at"]),
             quorum=int(row["quorum"]),
             reminder_minutes=int(row["reminder_minutes"]),
+            parking_anonymous=bool(row["parking_anonymous"]),
+            meeting_room=row["meeting_room"],
+            agenda_lead_hours=int(row["agenda_lead_hours"]),
         )
 
     async def create(self, group: Group) -> bool:
@@ -91,6 +100,27 @@ class GroupRepository:
             "UPDATE groups SET quorum = COALESCE(?, quorum),"
             " reminder_minutes = COALESCE(?, reminder_minutes) WHERE room_id = ?",
             (quorum, reminder_minutes, room_id),
+        )
+
+    async def set_parking(
+        self,
+        room_id: str,
+        *,
+        anonymous: bool | None = None,
+        meeting_room: str | None = None,
+        agenda_lead_hours: int | None = None,
+    ) -> None:
+        """Change the parking-lot settings; None leaves a setting as it is."""
+        await self._db.execute(
+            "UPDATE groups SET parking_anonymous = COALESCE(?, parking_anonymous),"
+            " meeting_room = COALESCE(?, meeting_room),"
+            " agenda_lead_hours = COALESCE(?, agenda_lead_hours) WHERE room_id = ?",
+            (
+                None if anonymous is None else int(anonymous),
+                meeting_room,
+                agenda_lead_hours,
+                room_id,
+            ),
         )
 
     async def all(self) -> list[str]:

@@ -8,6 +8,7 @@ from stockage.checkins import CheckinRepository
 from stockage.database import Database
 from stockage.events import ProcessedEventRepository
 from stockage.groups import GroupRepository, MemberRepository
+from stockage.parking import MeetingScheduleRepository, ParkingRepository
 from stockage.schedules import ScheduleRepository
 
 
@@ -18,6 +19,8 @@ class Repositories:
     events: ProcessedEventRepository
     checkins: CheckinRepository
     schedules: ScheduleRepository
+    parking: ParkingRepository
+    meetings: MeetingScheduleRepository
 
     @classmethod
     def on(cls, db: Database) -> Repositories:
@@ -27,4 +30,6 @@ class Repositories:
             events=ProcessedEventRepository(db),
             checkins=CheckinRepository(db),
             schedules=ScheduleRepository(db),
+            parking=ParkingRepository(db),
+            meetings=MeetingScheduleRepository(db),
         )
