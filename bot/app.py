@@ -10,11 +10,21 @@ from __future__ import annotations
 import logging
 
 from bot.context import Context
-from bot.i18n import join
+from bot.i18n import join, render
 from bot.logs import log_failure
-from bot.messages import Incoming, Membership, MembershipChange, Message, Reaction
+from bot.messages import (
+    Direct,
+    Incoming,
+    Membership,
+    MembershipChange,
+    Message,
+    React,
+    Reaction,
+)
+from bot.parkinglot import PARKED_ACK, is_parking_reaction, park
 from bot.services import Services
 from commandes.registry import Command, ParseError, Registry, Role, UnknownCommand
+from stockage.parking import MAX_TEXT
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +121,47 @@ class Halte:
         await ctx.reply("errors.usage", problem=problem, usage=exc.command.usage(ctx.language))
 
     async def _on_reaction(self, reaction: Reaction) -> None:
-        if await self.services.checkins.on_reaction(reaction):
+        if is_parking_reaction(reaction.key):
+            await self._park_reacted(reaction)
+        elif await self.services.checkins.on_reaction(reaction):
             log.info("attendance by reaction in %s (event %s)", reaction.room_id, reaction.event_id)
+
+    async def _park_reacted(self, reaction: Reaction) -> None:
+        """🅿️ on any message in a group parks its text; ✅ on that message confirms it."""
+        services = self.services
+        group = await services.repos.groups.get(reaction.room_id)
+        if group is None:
+            return
+        text = await services.transport.fetch_text(reaction.room_id, reaction.target_event_id)
+        problem = None
+        if text is None or not text.strip():
+            problem = "parking.reaction_no_text"
+        elif len(text) > MAX_TEXT:
+            problem = "parking.reaction_too_long"
+        if problem is not None:
+            rendered = render(group.language, problem, limit=MAX_TEXT)
+            await services.transport.send(
+                Direct(user_id=reaction.sender, body=rendered.body, html=rendered.html)
+            )
+            return
+        assert text is not None
+        item, created = await park(services, group, text, reaction.sender, reaction.target_event_id)
+        log.info(
+            "item %s parked by reaction in %s (event %s, new: %s)",
+            item.number,
+            reaction.room_id,
+            reaction.event_id,
+            created,
+        )
+        if created:
+            await services.transport.send(
+                React(
+                    room_id=reaction.room_id,
+                    event_id=reaction.target_event_id,
+                    emoji=PARKED_ACK,
+                    key=f"parking:{item.id}:ack",
+                )
+            )
 
     async def _on_membership(self, change: Membership) -> None:
         if change.user_id == self.services.transport.user_id:

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import checkin as machine
+from bot.agenda import Agenda, AgendaLine, render_agenda
 from bot.clock import Clock
 from bot.config import Settings
 from bot.formats import Format
@@ -264,6 +265,7 @@ class CheckinEngine:
                 posts += await self._nudge_posts(record, effect.round_index, prefix)
             elif isinstance(effect, machine.PostSummary):
                 participants = await self.repos.checkins.participants(record.id)
+                parked = await self.repos.parking.count_for_checkin(record.id)
                 upcoming = await self._next_date(room, now)
                 posts.append(
                     (
@@ -272,6 +274,7 @@ class CheckinEngine:
                             room,
                             "summary",
                             participants=participants,
+                            parked=parked,
                             next=None if upcoming is None else _iso(upcoming),
                             missed_end=effect.missed_end,
                         ),
@@ -349,10 +352,28 @@ class CheckinEngine:
         group = await self.repos.groups.get(room_id)
         if group is None:  # the group was removed; nothing to say any more
             return None
+        if post["kind"] == "agenda":
+            rendered = await self._agenda(group, post)
+            # Posted in the team-meeting room, not in the group's.
+            return Text(room_id=post["target"], body=rendered.body, html=rendered.html, key=key)
         rendered = self._rendered(group, post)
         if post["to"] == "user":
             return Direct(user_id=post["user"], body=rendered.body, html=rendered.html, key=key)
         return Text(room_id=room_id, body=rendered.body, html=rendered.html, key=key)
+
+    async def _agenda(self, group: Group, post: dict[str, Any]) -> Rendered:
+        rows = await self.repos.parking.agenda_items(int(post["agenda"]))
+        meeting = post.get("meeting")
+        agenda = Agenda(
+            group=group.name or self.transport.room_name(group.room_id),
+            meeting=None if meeting is None else datetime.fromisoformat(meeting),
+            timezone=group.timezone,
+            lines=tuple(
+                AgendaLine(item.number, item.text, item.shown_author, carried, item.created_at)
+                for item, carried in rows
+            ),
+        )
+        return render_agenda(agenda, group.language)
 
     def _rendered(self, group: Group, post: dict[str, Any]) -> Rendered:
         lang = group.language
@@ -417,6 +438,7 @@ class CheckinEngine:
                     lang,
                     "checkin.summary",
                     participants=post["participants"],
+                    parked=post.get("parked", 0),
                     next=day(post.get("next")),
                 )
             )

@@ -8,6 +8,7 @@ import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 
+from bot.agendas import AgendaService
 from bot.app import Halte
 from bot.checkins import CheckinEngine
 from bot.clock import Clock, SystemClock
@@ -56,7 +57,8 @@ async def build_app(
             repos=repos,
             formats=load_formats(settings.formats_dir),
         )
-        runner = ScheduleRunner(engine, repos, clock)
+        agendas = AgendaService(clock=clock, transport=transport, repos=repos, engine=engine)
+        runner = ScheduleRunner(engine, agendas, repos, clock)
         stack.callback(runner.shutdown)
         services = Services(
             settings=settings,
@@ -65,6 +67,7 @@ async def build_app(
             db=db,
             repos=repos,
             checkins=engine,
+            agendas=agendas,
             scheduler=runner,
         )
         yield Halte(services, build_registry())

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
+from bot.agendas import AgendaService
 from bot.checkins import CheckinEngine
 from bot.clock import Clock
 from bot.schedule import Schedule, occurrences
@@ -35,15 +36,21 @@ def job_id(room_id: str) -> str:
     return f"schedule:{room_id}"
 
 
+def agenda_job_id(room_id: str) -> str:
+    return f"agenda:{room_id}"
+
+
 class ScheduleRunner:
     def __init__(
         self,
         engine: CheckinEngine,
+        agendas: AgendaService,
         repos: Repositories,
         clock: Clock,
         scheduler: AsyncIOScheduler | None = None,
     ) -> None:
         self.engine = engine
+        self.agendas = agendas
         self.repos = repos
         self.clock = clock
         self.scheduler = scheduler or AsyncIOScheduler(timezone=UTC)
@@ -60,6 +67,8 @@ class ScheduleRunner:
     async def rebuild(self) -> None:
         for schedule in await self.repos.schedules.all_active():
             await self.arm(schedule, catch_up=True)
+        for meeting in await self.repos.meetings.all():
+            await self.arm_agenda(meeting.room_id)
 
     async def arm(self, schedule: Schedule, *, catch_up: bool = False) -> datetime | None:
         """(Re)arm the schedule's job; returns the first occurrence still ahead, if any.
@@ -106,12 +115,57 @@ class ScheduleRunner:
         return first_ahead
 
     def disarm(self, room_id: str) -> None:
-        if self.scheduler.get_job(job_id(room_id)) is not None:
-            self.scheduler.remove_job(job_id(room_id))
+        self._remove(job_id(room_id))
 
     def armed_for(self, room_id: str) -> datetime | None:
-        """When the room's job will fire next (for `!horaire` and tests)."""
-        job = self.scheduler.get_job(job_id(room_id))
+        """When the room's check-in job will fire next (for `!horaire` and tests)."""
+        return self._run_time(job_id(room_id))
+
+    async def arm_agenda(self, room_id: str) -> datetime | None:
+        """(Re)arm the job posting the agenda a lead time before the next team meeting.
+
+        If the lead time has already come (set late, or the bot was down) and that meeting's
+        agenda was not posted, it is posted now. Returns the meeting the job prepares.
+        """
+        self._remove(agenda_job_id(room_id))
+        group = await self.repos.groups.get(room_id)
+        meeting_schedule = await self.repos.meetings.get(room_id)
+        if group is None or meeting_schedule is None or group.meeting_room is None:
+            return None
+        now = self.clock.now()
+        lead = timedelta(hours=group.agenda_lead_hours)
+        for meeting in occurrences(meeting_schedule, now, 8):
+            if meeting - lead > now:
+                self.scheduler.add_job(
+                    self._fire_agenda,
+                    DateTrigger(run_date=meeting - lead, timezone=UTC),
+                    args=(room_id, meeting),
+                    id=agenda_job_id(room_id),
+                    replace_existing=True,
+                    misfire_grace_time=int(lead.total_seconds()),
+                    coalesce=True,
+                    max_instances=1,
+                )
+                return meeting
+            if await self.repos.parking.agenda_for_meeting(room_id, meeting) is None:
+                await self.agendas.publish(group, meeting)
+        return None
+
+    def armed_agenda_for(self, room_id: str) -> datetime | None:
+        return self._run_time(agenda_job_id(room_id))
+
+    async def _fire_agenda(self, room_id: str, meeting: datetime) -> None:
+        group = await self.repos.groups.get(room_id)
+        if group is not None and group.meeting_room is not None:
+            await self.agendas.publish(group, meeting)
+        await self.arm_agenda(room_id)
+
+    def _remove(self, job: str) -> None:
+        if self.scheduler.get_job(job) is not None:
+            self.scheduler.remove_job(job)
+
+    def _run_time(self, job_name: str) -> datetime | None:
+        job = self.scheduler.get_job(job_name)
         if job is None:
             return None
         # Before the scheduler starts, a job has no next_run_time yet; its trigger knows.

@@ -12,6 +12,7 @@ from stockage.database import Database
 from stockage.repositories import Repositories
 
 if TYPE_CHECKING:
+    from bot.agendas import AgendaService
     from bot.checkins import CheckinEngine
     from bot.scheduler import ScheduleRunner
 
@@ -24,6 +25,7 @@ class Services:
     db: Database
     repos: Repositories
     checkins: CheckinEngine
+    agendas: AgendaService
     scheduler: ScheduleRunner
 
     def is_moderator(self, room_id: str, user_id: str) -> bool:

@@ -49,6 +49,7 @@ async def creer(ctx: Context, type: str | None, langue: str | None, fuseau: str 
         format=DEFAULT_FORMATS[kind],
         created_by=ctx.sender,
         created_at=ctx.services.clock.now(),
+        name=ctx.services.transport.room_name(ctx.room_id),
     )
     if not await ctx.services.repos.groups.create(group):
         await ctx.reply("groupe.already")

@@ -1,9 +1,16 @@
 """The explicit list of command families the bot includes, in the order `!aide` shows them."""
 
-from commandes import aide, groupe, horaire, seance
+from commandes import aide, groupe, horaire, ordre_du_jour, seance, stationnement
 from commandes.registry import Registry, Router
 
-ROUTERS: tuple[Router, ...] = (aide.router, groupe.router, seance.router, horaire.router)
+ROUTERS: tuple[Router, ...] = (
+    aide.router,
+    groupe.router,
+    seance.router,
+    horaire.router,
+    stationnement.router,
+    ordre_du_jour.router,
+)
 
 
 def build_registry() -> Registry:

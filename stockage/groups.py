@@ -32,6 +32,7 @@ class Group:
     # Where the agenda is posted before each team meeting, and how long before.
     meeting_room: str | None = None
     agenda_lead_hours: int = 24
+    name: str | None = None
 
 
 class GroupRepository:
@@ -41,7 +42,7 @@ class GroupRepository:
     async def get(self, room_id: str) -> Group | None:
         row = await self._db.fetch_one(
             "SELECT room_id, kind, language, timezone, format, created_by, created_at, quorum,"
-            " reminder_minutes, parking_anonymous, meeting_room, agenda_lead_hours"
+            " reminder_minutes, parking_anonymous, meeting_room, agenda_lead_hours, name"
             " FROM groups WHERE room_id = ?",
             (room_id,),
         )
@@ -60,13 +61,14 @@ class GroupRepository:
             parking_anonymous=bool(row["parking_anonymous"]),
             meeting_room=row["meeting_room"],
             agenda_lead_hours=int(row["agenda_lead_hours"]),
+            name=row["name"],
         )
 
     async def create(self, group: Group) -> bool:
         """Create the group; False if the room already is one (nothing is changed then)."""
         changed = await self._db.execute(
             "INSERT INTO groups (room_id, kind, language, timezone, format, created_by,"
-            " created_at, quorum, reminder_minutes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " created_at, quorum, reminder_minutes, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (room_id) DO NOTHING",
             (
                 group.room_id,
@@ -78,6 +80,7 @@ class GroupRepository:
                 group.created_at.isoformat(),
                 group.quorum,
                 group.reminder_minutes,
+                group.name,
             ),
         )
         return changed == 1
@@ -122,6 +125,9 @@ class GroupRepository:
                 room_id,
             ),
         )
+
+    async def set_name(self, room_id: str, name: str) -> None:
+        await self._db.execute("UPDATE groups SET name = ? WHERE room_id = ?", (name, room_id))
 
     async def all(self) -> list[str]:
         rows = await self._db.fetch_all("SELECT room_id FROM groups ORDER BY room_id")

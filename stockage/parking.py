@@ -6,6 +6,7 @@ privacy commands' business), so nothing parked is ever lost by a merge or a remo
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -224,12 +225,21 @@ class ParkingRepository:
         return None if row is None else int(row["id"])
 
     async def record_agenda(
-        self, room_id: str, meeting_at: datetime | None, items: Iterable[ParkedItem], now: datetime
+        self,
+        room_id: str,
+        meeting_at: datetime | None,
+        items: Iterable[ParkedItem],
+        now: datetime,
+        *,
+        target_room: str,
+        shown_meeting: datetime | None = None,
     ) -> int | None:
-        """Record that these items go on an agenda: they become « à l'ordre du jour ».
+        """Record that these items go on an agenda, and queue its post, in one transaction.
 
-        Returns the agenda's id, or None if that meeting's agenda was already recorded (a
-        restart must not post it twice). An item already on an earlier agenda is carried over.
+        The items become « à l'ordre du jour ». Returns the agenda's id, or None if that
+        meeting's agenda was already recorded (a restart must not post it twice). An item
+        already on an earlier agenda is carried over. The post goes through the outbox (key
+        `agenda:<id>`), so it is sent exactly once, after a crash too.
         """
         async with self._db.transaction() as db:
             cursor = await db.execute(
@@ -252,6 +262,20 @@ class ParkingRepository:
                     " WHERE id = ?",
                     (ItemStatus.ON_AGENDA.value, now.isoformat(), item.id),
                 )
+            post = {
+                "to": "room",
+                "room": room_id,
+                "target": target_room,
+                "kind": "agenda",
+                "agenda": agenda_id,
+                # The date the post shows: the meeting it prepares, or, for an agenda posted
+                # by hand, the next meeting on the calendar (if any).
+                "meeting": _iso(meeting_at or shown_meeting),
+            }
+            await db.execute(
+                "INSERT INTO outbox (key, effect, created_at) VALUES (?, ?, ?)",
+                (f"agenda:{agenda_id}", json.dumps(post), now.isoformat()),
+            )
         return agenda_id
 
     async def agenda_items(self, agenda_id: int) -> list[tuple[ParkedItem, bool]]:
@@ -316,3 +340,7 @@ class MeetingScheduleRepository:
         rows = await self._db.fetch_all("SELECT room_id FROM meeting_schedules ORDER BY room_id")
         schedules = [await self.get(row["room_id"]) for row in rows]
         return [s for s in schedules if s is not None]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()

@@ -33,6 +33,22 @@ class Transport(Protocol):
         """Room members whose power level is at least `level`, from synced state."""
         ...
 
+    def joined_rooms(self) -> list[str]:
+        """Rooms the bot is in, from synced state."""
+        ...
+
+    def room_name(self, room_id: str) -> str:
+        """A room's display name, from synced state."""
+        ...
+
+    async def resolve_room(self, target: str) -> str | None:
+        """A room id from an id or an alias typed by a moderator; None if unknown."""
+        ...
+
+    async def fetch_text(self, room_id: str, event_id: str) -> str | None:
+        """The text of one earlier message (to park it); None if it has none."""
+        ...
+
     async def send(self, out: Outgoing) -> str | None:
         """Deliver one outgoing value; returns the platform's event id when there is one."""
         ...

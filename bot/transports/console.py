@@ -21,6 +21,7 @@ CONSOLE_ROOM = "!salle:console"
 CONSOLE_SERVER = "console"
 BOT_ID = "@halte:console"
 SWITCH_SPEAKER = ("/en-tant-que", "/as")
+REACT = ("/reagir", "/react")
 QUIT = ("/quitter-console", "/quit-console")
 
 
@@ -46,6 +47,11 @@ class ConsoleTransport:
         self.speaker = speaker
         self.sent: list[Outgoing] = []
         self._keyed: dict[str, str] = {}
+        self.other_rooms: set[str] = set()
+        self.last_event_id: str | None = None
+        # What was said, in memory only, so that a 🅿️ reaction can park a message's text
+        # as the Matrix transport fetches it from the homeserver.
+        self._recent: dict[str, str] = {}
         self._clock = clock or SystemClock()
         self._write = write
         self._ids = itertools.count(1)
@@ -77,11 +83,29 @@ class ConsoleTransport:
     def show(self, out: Outgoing) -> str:
         """How a person at the terminal sees one outgoing value."""
         if isinstance(out, Text):
+            if out.room_id != self.room_id:
+                return text(self.language, "console.said_in", room=out.room_id, body=out.body)
             return text(self.language, "console.said", body=out.body)
         if isinstance(out, React):
             return text(self.language, "console.reacted", emoji=out.emoji)
         assert isinstance(out, Direct)
         return text(self.language, "console.private", user=out.user_id, body=out.body)
+
+    def joined_rooms(self) -> list[str]:
+        return [self.room_id, *sorted(self.other_rooms)]
+
+    def room_name(self, room_id: str) -> str:
+        return text(self.language, "console.room_name") if room_id == self.room_id else room_id
+
+    async def resolve_room(self, target: str) -> str | None:
+        """Any `!id` or `#alias` names a console room; the bot is in all of them."""
+        if target[:1] in ("!", "#") and len(target) > 1:
+            self.other_rooms.add(target)
+            return target
+        return None
+
+    async def fetch_text(self, room_id: str, event_id: str) -> str | None:
+        return self._recent.get(event_id)
 
     async def wait_until_ready(self) -> None:
         """The terminal is always ready."""
@@ -98,6 +122,8 @@ class ConsoleTransport:
             body=body,
             timestamp=at or self._clock.now(),
         )
+        self._recent[event.event_id] = body
+        self.last_event_id = event.event_id
         return await self._feed(event)
 
     async def react(self, sender: str, target_event_id: str, key: str) -> list[Outgoing]:
@@ -138,6 +164,9 @@ class ConsoleTransport:
             command, _, rest = line.strip().partition(" ")
             if command in QUIT:
                 break
+            if command in REACT and rest.strip() and self.last_event_id is not None:
+                await self.react(self.speaker, self.last_event_id, rest.strip())
+                continue
             if command in SWITCH_SPEAKER and rest.strip():
                 self.speaker = console_user(rest)
                 if self._write is not None:

@@ -472,6 +472,33 @@ class MatrixTransport:
             return []
         return sorted(u for u in room.users if self.power_level(room_id, u) >= level)
 
+    async def fetch_text(self, room_id: str, event_id: str) -> str | None:
+        """The text of one message, asked for when someone parks it with 🅿️.
+
+        One request, only on that reaction; the text is returned, never kept here.
+        """
+        response = await self._client.room_get_event(room_id, event_id)
+        event = getattr(response, "event", None)
+        if not isinstance(event, RoomMessageText):
+            logger.info("event %s in %s has no text to park", event_id, room_id)
+            return None
+        return _strip_reply_fallback(str(event.body), event.source.get("content", {}))
+
+    def room_name(self, room_id: str) -> str:
+        """The room's display name from synced state (its id when unknown)."""
+        room = self._client.rooms.get(room_id)
+        return str(room.display_name) if room is not None else room_id
+
+    async def resolve_room(self, target: str) -> str | None:
+        """A room id from `!id:server` or `#alias:server`; None when it does not resolve."""
+        if target.startswith("!") and ":" in target:
+            return target
+        if target.startswith("#") and ":" in target:
+            response = await self._client.room_resolve_alias(target)
+            room_id = getattr(response, "room_id", None)
+            return str(room_id) if room_id else None
+        return None
+
     def joined_rooms(self) -> list[str]:
         """Rooms the bot is in, as the last sync left them."""
         return list(self._client.rooms)

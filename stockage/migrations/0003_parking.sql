@@ -2,6 +2,8 @@
 -- message body Halte keeps: its author chose to park it. Nothing parked is ever deleted by the
 -- bot's own logic; `retire` and merges only change the status.
 
+-- The room's name when last seen, for agenda titles and `halte export-agenda`.
+ALTER TABLE groups ADD COLUMN name TEXT;
 ALTER TABLE groups ADD COLUMN parking_anonymous INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE groups ADD COLUMN meeting_room TEXT;
 ALTER TABLE groups ADD COLUMN agenda_lead_hours INTEGER NOT NULL DEFAULT 24;

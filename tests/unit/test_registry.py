@@ -264,6 +264,7 @@ def test_unknown_subcommand_lists_the_family(registry: Registry) -> None:
         "groupe format",
         "groupe rappel",
         "groupe quorum",
+        "groupe stationnement",
     }
     assert {c.name for c in unknown(registry, "!Group delete").family} == names
 

@@ -1,0 +1,124 @@
+"""`!ordre-du-jour …`: the agenda for the next team meeting, built from the parking lot."""
+
+from __future__ import annotations
+
+from datetime import time
+from zoneinfo import ZoneInfo
+
+from bot.agendas import NoMeetingRoom
+from bot.context import Context
+from bot.schedule import Cadence, Schedule, Weekday, first_anchor
+from commandes.arguments import Arg, Integer, TimeOfDay, Word
+from commandes.registry import Role, Router
+
+router = Router()
+
+
+@router.command("ordre-du-jour", aliases=("agenda",), role=Role.MODERATOR, needs_group=True)
+async def apercu(ctx: Context) -> None:
+    """Preview in the group what the next agenda will hold (nothing changes)."""
+    assert ctx.group is not None
+    preview = await ctx.services.agendas.preview(ctx.group)
+    intro = ctx.render("agenda.preview_intro")
+    await ctx.reply_rendered(
+        type(preview)(f"{intro.body}\n{preview.body}", f"{intro.html}<br>\n{preview.html}")
+    )
+
+
+@router.command(
+    "ordre-du-jour publier",
+    aliases=("agenda publish",),
+    role=Role.MODERATOR,
+    needs_group=True,
+)
+async def publier(ctx: Context) -> None:
+    assert ctx.group is not None
+    try:
+        agenda_id = await ctx.services.agendas.publish(ctx.group, None)
+    except NoMeetingRoom:
+        await ctx.reply("agenda.no_room")
+        return
+    assert agenda_id is not None  # a hand-posted agenda is never a duplicate
+    items = await ctx.services.repos.parking.agenda_items(agenda_id)
+    await ctx.reply("agenda.published", count=len(items), room=ctx.group.meeting_room or "")
+
+
+@router.command(
+    "ordre-du-jour salle",
+    aliases=("agenda room",),
+    role=Role.MODERATOR,
+    args=(Arg("salle", Word(max_length=255)),),
+    needs_group=True,
+)
+async def salle(ctx: Context, salle: str) -> None:
+    transport = ctx.services.transport
+    room_id = await transport.resolve_room(salle)
+    if room_id is None:
+        await ctx.reply("agenda.room_unknown", room=salle)
+        return
+    await ctx.services.repos.groups.set_parking(ctx.room_id, meeting_room=room_id)
+    joined = room_id in transport.joined_rooms()
+    await ctx.reply("agenda.room_set" if joined else "agenda.room_set_invite", room=salle)
+    await ctx.services.scheduler.arm_agenda(ctx.room_id)
+
+
+@router.command(
+    "ordre-du-jour horaire",
+    aliases=("agenda schedule",),
+    role=Role.MODERATOR,
+    args=(
+        Arg("jour", Weekday()),
+        Arg("heure", TimeOfDay()),
+        Arg("cadence", Cadence(), optional=True),
+    ),
+    needs_group=True,
+)
+async def horaire(
+    ctx: Context, jour: int, heure: time, cadence: tuple[int, str | None] | None
+) -> None:
+    """When the team meets; the agenda is posted the lead time before."""
+    assert ctx.group is not None
+    every, zone_name = cadence or (1, None)
+    timezone = zone_name or ctx.group.timezone
+    now = ctx.services.clock.now()
+    schedule = Schedule(
+        room_id=ctx.room_id,
+        weekday=jour,
+        start=heure,
+        every_weeks=every,
+        timezone=timezone,
+        anchor=first_anchor(jour, heure, timezone, now),
+    )
+    await ctx.services.repos.meetings.save(schedule, now)
+    meeting = await ctx.services.scheduler.arm_agenda(ctx.room_id)
+    group = await ctx.services.repos.groups.get(ctx.room_id)
+    assert group is not None
+    if meeting is None:
+        await ctx.reply("agenda.schedule_set_no_room")
+        return
+    zone = ZoneInfo(timezone)
+    local = meeting.astimezone(zone)
+    posted = (meeting.astimezone(zone)).strftime("%H:%M")
+    await ctx.reply(
+        "agenda.schedule_set",
+        meeting=ctx.render(
+            "checkin.date",
+            weekday=ctx.render(f"days.d{local.weekday()}").body,
+            date=local.strftime("%Y-%m-%d"),
+            time=posted,
+        ).body,
+        hours=group.agenda_lead_hours,
+    )
+
+
+@router.command(
+    "ordre-du-jour delai",
+    aliases=("agenda lead",),
+    role=Role.MODERATOR,
+    args=(Arg("heures", Integer(1, 24 * 14)),),
+    needs_group=True,
+)
+async def delai(ctx: Context, heures: int) -> None:
+    await ctx.services.repos.groups.set_parking(ctx.room_id, agenda_lead_hours=heures)
+    await ctx.services.scheduler.arm_agenda(ctx.room_id)
+    await ctx.reply("agenda.lead_set", hours=heures)
