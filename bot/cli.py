@@ -43,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--lang", choices=("fr", "en"), default="fr")
     with_config(sub.add_parser("check-config", help="valide un fichier de configuration"))
     with_config(sub.add_parser("migrate", help="met la base de données à jour"))
+    export = sub.add_parser(
+        "export-agenda", help="affiche l'ordre du jour de la prochaine réunion d'un groupe"
+    )
+    with_config(export)
+    export.add_argument("--group", required=True, help="identifiant du salon du groupe (!…)")
+    export.add_argument("--format", choices=("md", "json"), default="md", dest="output")
     return parser
 
 
@@ -94,6 +100,39 @@ async def _migrate(settings: Settings) -> int:
     return 0
 
 
+async def _export_agenda(settings: Settings, room_id: str, output: str) -> int:
+    """Print the agenda as it stands (a preview: nothing is recorded or posted)."""
+    import json
+
+    from bot.agenda import Agenda, to_json, to_markdown
+    from bot.clock import SystemClock
+    from bot.runtime import DATABASE_FILE
+    from bot.schedule import next_occurrence
+    from stockage.database import open_database
+    from stockage.parking import PENDING
+    from stockage.repositories import Repositories
+
+    path = settings.data_dir / DATABASE_FILE
+    if not path.exists():
+        print(f"{path}: no database (run `halte migrate` or the bot first)", file=sys.stderr)
+        return EXIT_CONFIG
+    async with open_database(path) as db:
+        repos = Repositories.on(db)
+        group = await repos.groups.get(room_id)
+        if group is None:
+            print(f"{room_id}: not a Halte group in {path}", file=sys.stderr)
+            return EXIT_CONFIG
+        meetings = await repos.meetings.get(room_id)
+        meeting = None if meetings is None else next_occurrence(meetings, SystemClock().now())
+        items = await repos.parking.items(room_id, PENDING)
+    agenda = Agenda.of(group.name or room_id, meeting, group.timezone, items)
+    if output == "json":
+        print(json.dumps(to_json(agenda), ensure_ascii=False, indent=2))
+    else:
+        print(to_markdown(agenda, group.language), end="")
+    return 0
+
+
 async def _run(settings: Settings) -> int:
     from bot.runtime import build_app, run_until_stopped, setup_logging
     from bot.transports.matrix import MatrixTransport
@@ -141,6 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="halte-console-") as scratch:
             data_dir = args.data_dir or Path(scratch)
             return asyncio.run(_console(settings.model_copy(update={"data_dir": data_dir})))
+    if args.action == "export-agenda":
+        settings = _load(args.config, need_matrix=False)
+        return asyncio.run(_export_agenda(settings, args.group, args.output))
     if args.action == "demo":
         from bot.demo import run_demo
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -117,3 +118,39 @@ def test_console_runs_the_whole_bot_and_switches_speaker() -> None:
     assert "Le groupe de soutien est créé" in out
     assert "Bienvenue dans le groupe" in out
     assert "Membres inscrit·es : 1" in out
+
+
+def test_export_agenda_prints_markdown_and_json(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    script = "\n".join(
+        [
+            "/en-tant-que animation",
+            "!groupe creer soutien",
+            "/en-tant-que karim",
+            "!stationner Le formulaire *AH-223* plante <script>",
+            "!stationner Horaire des fins de semaine",
+            "",
+        ]
+    )
+    made = halte("console", "--data-dir", str(data), stdin=script)
+    assert made.returncode == 0, made.stderr
+    config = tmp_path / "config.toml"
+    config.write_text(f'data_dir = "{data}"\n', encoding="utf-8")
+    markdown = halte("export-agenda", "-c", str(config), "--group", "!salle:console")
+    assert markdown.returncode == 0, markdown.stderr
+    lines = markdown.stdout.splitlines()
+    assert lines[0].startswith("# Ordre du jour")
+    # People's words are inert in Markdown.
+    assert lines[2] == r"1. Le formulaire \*AH\-223\* plante \<script\> — @karim:console"
+    assert lines[3].startswith("2. Horaire des fins de semaine")
+    as_json = halte(
+        "export-agenda", "-c", str(config), "--group", "!salle:console", "--format", "json"
+    )
+    assert as_json.returncode == 0, as_json.stderr
+    exported = json.loads(as_json.stdout)
+    assert [item["number"] for item in exported["items"]] == [1, 2]
+    assert exported["items"][0]["text"] == "Le formulaire *AH-223* plante <script>"
+    assert exported["items"][0]["author"] == "@karim:console"
+    missing = halte("export-agenda", "-c", str(config), "--group", "!autre:console")
+    assert missing.returncode == 2
+    assert "not a Halte group" in missing.stderr
