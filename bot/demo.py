@@ -80,7 +80,6 @@ async def _play(server: LocalSynapse, workdir: Path, language: str) -> int:
         ids["animation"]: text(language, "demo.moderator"),
         ids["membre"]: text(language, "demo.member"),
     }
-    names[ids["halte"]] = "Halte"
     failures = 0
     async with (
         build_app(settings, transport) as app,
@@ -95,35 +94,62 @@ async def _play(server: LocalSynapse, workdir: Path, language: str) -> int:
             room_id = await moderator.create_room(
                 text(language, "demo.room_name"), invite=[ids["halte"], ids["membre"]]
             )
+            meeting_room = await moderator.create_room(
+                text(language, "demo.meeting_room_name"), invite=[ids["halte"]]
+            )
             await member.wait_for_invite()
             await member.join(room_id)
-            await asyncio.wait_for(bot_transport.wait_for_room(room_id), REPLY_TIMEOUT)
+            for room in (room_id, meeting_room):
+                await asyncio.wait_for(bot_transport.wait_for_room(room), REPLY_TIMEOUT)
             print(text(language, "demo.transcript"))
             speakers = {"animation": moderator, "membre": member}
-            shown = 0
+            rooms = {room_id: "", meeting_room: text(language, "demo.in_meeting_room") + " "}
+            bot = ids["halte"]
+
+            # The moderator is in both rooms: what they see is the transcript.
+            def from_bot() -> list[Seen]:
+                return [s for s in moderator.seen if s.room_id in rooms and s.sender == bot]
+
+            def bot_reactions() -> int:
+                return sum(1 for r in moderator.reactions if r[1] == bot)
+
+            shown, reacted = 0, 0
+            last_sent: dict[str, str] = {}
             for line in _script(language):
                 speaker_name = str(line.get("speaker", ""))
                 if speaker_name:
                     speaker = speakers[speaker_name]
-                    body = str(line["text"])
-                    print(f"\n{names[speaker.user_id]} : {body}")
-                    await speaker.send(room_id, body)
+                    who = names[speaker.user_id]
+                    if "react" in line:
+                        emoji, target = str(line["react"]), str(line["on"])
+                        print(f"\n{who} " + text(language, "demo.reacts", emoji=emoji))
+                        await speaker.react(room_id, last_sent[target], emoji)
+                    else:
+                        body = str(line["text"]).replace("{reunion}", meeting_room)
+                        print(f"\n{who} : {body}")
+                        last_sent[speaker_name] = await speaker.send(room_id, body)
                 else:
                     print(text(language, "demo.later"))
-                # Wait for as many bot messages as this line expects (replies, prompts...).
-                expected = shown + int(line.get("expect", 1))
+                # Wait for what this line should bring: bot messages (replies, prompts, the
+                # agenda) and bot reactions (✅ on a parked message).
+                want_messages = shown + int(line.get("expect", 1))
+                want_reactions = reacted + int(line.get("expect_reaction", 0))
                 try:
-                    await member.wait_for(
-                        lambda _s, n=expected: _bot_count(member, room_id, ids["halte"]) >= n,
+                    await moderator.wait_until(
+                        lambda n=want_messages, r=want_reactions: (
+                            len(from_bot()) >= n and bot_reactions() >= r
+                        ),
                         REPLY_TIMEOUT,
                     )
                 except TimeoutError:
                     failures += 1
                     print(text(language, "demo.no_reply"))
-                bot_lines = _bot_messages(member, room_id, ids["halte"])
-                for seen in bot_lines[shown:]:
-                    print(_indent(f"Halte : {seen.body}"))
-                shown = len(bot_lines)
+                seen = from_bot()
+                for message in seen[shown:]:
+                    print(_indent(f"{rooms[message.room_id]}Halte : {message.body}"))
+                if bot_reactions() > reacted:
+                    print(_indent("Halte " + text(language, "demo.bot_reacted", emoji="✅")))
+                shown, reacted = len(seen), bot_reactions()
         finally:
             await app.services.checkins.stop()
             await app.services.transport.stop()
@@ -133,14 +159,6 @@ async def _play(server: LocalSynapse, workdir: Path, language: str) -> int:
                 await time_task
     print("\n" + text(language, "demo.done" if failures == 0 else "demo.failed", failures=failures))
     return 0 if failures == 0 else 1
-
-
-def _bot_messages(member: MemberClient, room_id: str, bot_id: str) -> list[Seen]:
-    return [s for s in member.seen if s.room_id == room_id and s.sender == bot_id]
-
-
-def _bot_count(member: MemberClient, room_id: str, bot_id: str) -> int:
-    return len(_bot_messages(member, room_id, bot_id))
 
 
 def _indent(block: str) -> str:

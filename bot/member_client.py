@@ -16,6 +16,7 @@ from nio import (
     InviteMemberEvent,
     JoinError,
     LoginResponse,
+    ReactionEvent,
     RoomCreateError,
     RoomCreateResponse,
     RoomMessageNotice,
@@ -45,6 +46,8 @@ class MemberClient:
         self._password = password
         self.client = AsyncClient(homeserver, user_id)
         self.seen: list[Seen] = []
+        # Reactions seen: (room, sender, reacted event, key).
+        self.reactions: list[tuple[str, str, str, str]] = []
         self.invites: list[str] = []
         self._changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
@@ -78,10 +81,23 @@ class MemberClient:
                     for event in room.timeline.events:
                         if isinstance(event, RoomMessageText | RoomMessageNotice):
                             self.seen.append(_seen(room_id, event))
+                        elif isinstance(event, ReactionEvent):
+                            self.reactions.append(
+                                (room_id, event.sender, event.reacts_to, event.key)
+                            )
                 for room_id, invited in response.rooms.invite.items():
                     if any(isinstance(e, InviteMemberEvent) for e in invited.invite_state):
                         self.invites.append(room_id)
                 self._changed.notify_all()
+
+    async def wait_until(self, condition: Any, within: float = 10.0) -> None:
+        """Return once `condition()` holds, checked after every sync."""
+
+        async def check() -> None:
+            async with self._changed:
+                await self._changed.wait_for(condition)
+
+        await asyncio.wait_for(check(), within)
 
     async def wait_for(self, predicate: Any, within: float = 10.0) -> Seen:
         """The first message seen (past or future) for which `predicate(seen)` is true."""

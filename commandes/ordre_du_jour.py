@@ -58,7 +58,8 @@ async def salle(ctx: Context, salle: str) -> None:
         return
     await ctx.services.repos.groups.set_parking(ctx.room_id, meeting_room=room_id)
     joined = room_id in transport.joined_rooms()
-    await ctx.reply("agenda.room_set" if joined else "agenda.room_set_invite", room=salle)
+    shown = transport.room_name(room_id) if joined else salle
+    await ctx.reply("agenda.room_set" if joined else "agenda.room_set_invite", room=shown)
     await ctx.services.scheduler.arm_agenda(ctx.room_id)
 
 

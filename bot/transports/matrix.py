@@ -491,7 +491,8 @@ class MatrixTransport:
 
     async def resolve_room(self, target: str) -> str | None:
         """A room id from `!id:server` or `#alias:server`; None when it does not resolve."""
-        if target.startswith("!") and ":" in target:
+        # Room ids carry no server part from room version 12 on (`!opaque`).
+        if target.startswith("!") and len(target) > 1:
             return target
         if target.startswith("#") and ":" in target:
             response = await self._client.room_resolve_alias(target)

@@ -112,4 +112,8 @@ def test_demo_prints_a_transcript_and_exits_zero() -> None:
         "Clôture",
     ]
     assert "Personnes qui ont pris la parole : 1" in out
+    # Parking by command and by 🅿️, then the agenda in the team-meeting room.
+    assert "Halte a réagi ✅ sur ce message" in out
+    assert "[Réunion d'équipe] Halte : Ordre du jour" in out
+    assert "2. Le nouvel horaire des fins de semaine" in out
     assert "Démonstration terminée : tout a fonctionné." in out
