@@ -64,6 +64,29 @@ class MatrixSettings(BaseModel):
         return self
 
 
+class SafetySettings(BaseModel):
+    """The crisis resources sent privately to a person whose message signals risk.
+
+    Empty means the Québec defaults of the catalogues (1 866 APPELLE, 811 option 2, 9-8-8,
+    911). An establishment may put its own (employee assistance programme, on-call team).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    resources_fr: str | None = None
+    resources_en: str | None = None
+    # Where alerts go when the room is not a group: these people (besides config moderators).
+    alert_contacts: list[str] = Field(default_factory=list)
+
+    @field_validator("alert_contacts")
+    @classmethod
+    def _check_contacts(cls, value: list[str]) -> list[str]:
+        return [_check_user_id(v) for v in value]
+
+    def resources(self, language: str) -> str | None:
+        return self.resources_fr if language == "fr" else self.resources_en
+
+
 class Settings(BaseSettings):
     """Everything the operator sets. See `config.example.toml` for each key's meaning."""
 
@@ -86,6 +109,7 @@ class Settings(BaseSettings):
     # A scheduled check-in missed while the bot was down still starts, with a note, if the bot
     # is back within this many minutes; later, it is skipped and moderators are told.
     checkin_grace_minutes: int = Field(default=10, ge=0, le=120)
+    safety: SafetySettings = Field(default_factory=SafetySettings)
 
     @field_validator("timezone")
     @classmethod

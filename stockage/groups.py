@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -33,6 +34,10 @@ class Group:
     meeting_room: str | None = None
     agenda_lead_hours: int = 24
     name: str | None = None
+    # Guards: venting nudges on or off; when to offer 🅿️ on technical messages; thresholds.
+    nudges: bool = True
+    technical_mode: str = "seance"
+    guard_thresholds: dict[str, float] = field(default_factory=dict)
 
 
 class GroupRepository:
@@ -42,7 +47,8 @@ class GroupRepository:
     async def get(self, room_id: str) -> Group | None:
         row = await self._db.fetch_one(
             "SELECT room_id, kind, language, timezone, format, created_by, created_at, quorum,"
-            " reminder_minutes, parking_anonymous, meeting_room, agenda_lead_hours, name"
+            " reminder_minutes, parking_anonymous, meeting_room, agenda_lead_hours, name,"
+            " nudges, technical_mode, guard_thresholds"
             " FROM groups WHERE room_id = ?",
             (room_id,),
         )
@@ -62,6 +68,9 @@ class GroupRepository:
             meeting_room=row["meeting_room"],
             agenda_lead_hours=int(row["agenda_lead_hours"]),
             name=row["name"],
+            nudges=bool(row["nudges"]),
+            technical_mode=row["technical_mode"],
+            guard_thresholds=json.loads(row["guard_thresholds"]),
         )
 
     async def create(self, group: Group) -> bool:
@@ -122,6 +131,27 @@ class GroupRepository:
                 None if anonymous is None else int(anonymous),
                 meeting_room,
                 agenda_lead_hours,
+                room_id,
+            ),
+        )
+
+    async def set_guards(
+        self,
+        room_id: str,
+        *,
+        nudges: bool | None = None,
+        technical_mode: str | None = None,
+        thresholds: dict[str, float] | None = None,
+    ) -> None:
+        """Change the guards' settings; None leaves a setting as it is."""
+        await self._db.execute(
+            "UPDATE groups SET nudges = COALESCE(?, nudges),"
+            " technical_mode = COALESCE(?, technical_mode),"
+            " guard_thresholds = COALESCE(?, guard_thresholds) WHERE room_id = ?",
+            (
+                None if nudges is None else int(nudges),
+                technical_mode,
+                None if thresholds is None else json.dumps(thresholds),
                 room_id,
             ),
         )

@@ -9,6 +9,7 @@ from stockage.database import Database
 from stockage.events import ProcessedEventRepository
 from stockage.groups import GroupRepository, MemberRepository
 from stockage.parking import MeetingScheduleRepository, ParkingRepository
+from stockage.safety import SafetyRepository
 from stockage.schedules import ScheduleRepository
 
 
@@ -21,6 +22,7 @@ class Repositories:
     schedules: ScheduleRepository
     parking: ParkingRepository
     meetings: MeetingScheduleRepository
+    safety: SafetyRepository
 
     @classmethod
     def on(cls, db: Database) -> Repositories:
@@ -32,4 +34,5 @@ class Repositories:
             schedules=ScheduleRepository(db),
             parking=ParkingRepository(db),
             meetings=MeetingScheduleRepository(db),
+            safety=SafetyRepository(db),
         )
