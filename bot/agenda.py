@@ -96,7 +96,8 @@ def render_agenda(agenda: Agenda, language: str) -> Rendered:
     return Rendered(body=f"{title.body}\n{body}", html=f"{title.html}\n<ol>\n{items}\n</ol>")
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+# `&` too: an entity such as `&lt;` would otherwise show as another character than typed.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&])")
 
 
 def markdown_escape(text: str) -> str:

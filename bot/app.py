@@ -18,7 +18,6 @@ from bot.messages import (
     Membership,
     MembershipChange,
     Message,
-    React,
     Reaction,
 )
 from bot.parkinglot import PARKED_ACK, is_parking_reaction, park
@@ -153,15 +152,19 @@ class Halte:
             reaction.event_id,
             created,
         )
-        if created:
-            await services.transport.send(
-                React(
-                    room_id=reaction.room_id,
-                    event_id=reaction.target_event_id,
-                    emoji=PARKED_ACK,
-                    key=f"parking:{item.id}:ack",
-                )
-            )
+        # The ✅ goes through the outbox: queued once per item (a replay or a second 🅿️
+        # finds it queued), retried until sent, so a failed send is not a lost confirmation.
+        post = {
+            "to": "room",
+            "room": reaction.room_id,
+            "kind": "react",
+            "event": reaction.target_event_id,
+            "emoji": PARKED_ACK,
+        }
+        await services.repos.checkins.queue_post(
+            f"parking:{item.id}:ack", post, services.clock.now()
+        )
+        await services.checkins.flush()
 
     async def _on_membership(self, change: Membership) -> None:
         if change.user_id == self.services.transport.user_id:

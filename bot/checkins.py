@@ -23,7 +23,7 @@ from bot.config import Settings
 from bot.formats import Format
 from bot.i18n import Rendered, duration, join, render, render_template
 from bot.logs import log_failure
-from bot.messages import Direct, Message, Reaction, Text
+from bot.messages import Direct, Message, React, Reaction, Text
 from bot.schedule import next_occurrence
 from bot.services import room_moderators
 from bot.transports import Transport
@@ -347,8 +347,10 @@ class CheckinEngine:
             await self.repos.checkins.mark_sent(entry.key, event_id, self.clock.now())
         return failed
 
-    async def _render(self, key: str, post: dict[str, Any]) -> Text | Direct | None:
+    async def _render(self, key: str, post: dict[str, Any]) -> Text | Direct | React | None:
         room_id = post["room"]
+        if post["kind"] == "react":
+            return React(room_id=room_id, event_id=post["event"], emoji=post["emoji"], key=key)
         group = await self.repos.groups.get(room_id)
         if group is None:  # the group was removed; nothing to say any more
             return None

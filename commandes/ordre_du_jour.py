@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from bot.agendas import NoMeetingRoom
 from bot.context import Context
-from bot.schedule import Cadence, Schedule, Weekday, first_anchor
+from bot.schedule import Cadence, Schedule, Weekday, first_anchor, next_occurrence
 from commandes.arguments import Arg, Integer, TimeOfDay, Word
 from commandes.registry import Role, Router
 
@@ -91,22 +91,24 @@ async def horaire(
         anchor=first_anchor(jour, heure, timezone, now),
     )
     await ctx.services.repos.meetings.save(schedule, now)
-    meeting = await ctx.services.scheduler.arm_agenda(ctx.room_id)
+    await ctx.services.scheduler.arm_agenda(ctx.room_id)
     group = await ctx.services.repos.groups.get(ctx.room_id)
     assert group is not None
-    if meeting is None:
+    if group.meeting_room is None:
         await ctx.reply("agenda.schedule_set_no_room")
         return
-    zone = ZoneInfo(timezone)
-    local = meeting.astimezone(zone)
-    posted = (meeting.astimezone(zone)).strftime("%H:%M")
+    # The next meeting, not the one the job is armed for: when its lead time has already
+    # come, arm_agenda posts its agenda now and arms the following week's.
+    meeting = next_occurrence(schedule, now)
+    assert meeting is not None  # a schedule just made is never paused
+    local = meeting.astimezone(ZoneInfo(timezone))
     await ctx.reply(
         "agenda.schedule_set",
         meeting=ctx.render(
             "checkin.date",
             weekday=ctx.render(f"days.d{local.weekday()}").body,
             date=local.strftime("%Y-%m-%d"),
-            time=posted,
+            time=local.strftime("%H:%M"),
         ).body,
         hours=group.agenda_lead_hours,
     )

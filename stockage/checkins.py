@@ -149,6 +149,15 @@ class CheckinRepository:
         )
         return [OutboxEntry(row["key"], json.loads(row["effect"])) for row in rows]
 
+    async def queue_post(self, key: str, post: dict[str, Any], now: datetime) -> bool:
+        """Queue one post on its own (True if new); the same key is never queued twice."""
+        changed = await self._db.execute(
+            "INSERT INTO outbox (key, effect, created_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (key) DO NOTHING",
+            (key, json.dumps(post), now.isoformat()),
+        )
+        return changed == 1
+
     async def mark_sent(self, key: str, event_id: str | None, now: datetime) -> None:
         await self._db.execute(
             "UPDATE outbox SET sent_at = ?, event_id = ? WHERE key = ?",

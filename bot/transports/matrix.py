@@ -213,6 +213,17 @@ def _membership_change(membership: str, previous: str | None) -> MembershipChang
     return None
 
 
+def _latest_edit(source: dict[str, Any], sender: str) -> str | None:
+    """The body of the latest edit the homeserver bundled with an event, by its own sender."""
+    relations = (source.get("unsigned") or {}).get("m.relations") or {}
+    replace = relations.get("m.replace") or {}
+    if replace.get("sender", sender) != sender:
+        return None
+    new = (replace.get("content") or {}).get("m.new_content") or {}
+    body = new.get("body")
+    return body if isinstance(body, str) else None
+
+
 def _strip_reply_fallback(body: str, content: dict[str, Any]) -> str:
     """Remove the quoted `> <@sender> ...` lines clients put in front of a reply's body.
 
@@ -482,6 +493,10 @@ class MatrixTransport:
         if not isinstance(event, RoomMessageText):
             logger.info("event %s in %s has no text to park", event_id, room_id)
             return None
+        edited = _latest_edit(event.source, str(event.sender))
+        if edited is not None:
+            # The person corrected it (perhaps to remove a name): park what they meant now.
+            return edited
         return _strip_reply_fallback(str(event.body), event.source.get("content", {}))
 
     def room_name(self, room_id: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -18,7 +19,7 @@ from bot.app import Halte
 from bot.config import MatrixSettings, Settings
 from bot.localserver import LocalSynapse
 from bot.member_client import MemberClient
-from bot.runtime import build_app
+from bot.runtime import _run_time, build_app
 from bot.transports.matrix import MatrixTransport
 from stockage.database import Database
 from stockage.events import TransportStateRepository
@@ -63,6 +64,8 @@ class RunningBot:
     app: Halte
     transport: MatrixTransport
     user_id: str
+    # The bot's password, so a test can restart it on the same account (`account=`).
+    password: str = ""
 
     async def wait_joined(self, room_id: str) -> None:
         await asyncio.wait_for(self.transport.wait_for_room(room_id), 10)
@@ -70,10 +73,23 @@ class RunningBot:
 
 @asynccontextmanager
 async def start_bot(
-    synapse: LocalSynapse, users: Users, data_dir: Path, allowlist: list[str], **settings: Any
+    synapse: LocalSynapse,
+    users: Users,
+    data_dir: Path,
+    allowlist: list[str],
+    *,
+    run_time: bool = False,
+    account: tuple[str, str] | None = None,
+    **settings: Any,
 ) -> AsyncIterator[RunningBot]:
-    """The real bot (Matrix transport, SQLite, registry) on the session's Synapse."""
-    bot_id, password = users.new("halte")
+    """The real bot (Matrix transport, SQLite, registry) on the session's Synapse.
+
+    `run_time=True` also runs time beside the transport, as production does: APScheduler
+    (schedules and agendas rebuilt from the database) and the check-in engine's deadlines and
+    outbox. `account=(user id, password)` reuses a bot account, e.g. `(bot.user_id,
+    bot.password)` to restart the same bot on the same `data_dir`; by default a new one.
+    """
+    bot_id, password = account or users.new("halte")
     config = Settings(
         data_dir=data_dir,
         matrix=MatrixSettings(
@@ -94,9 +110,15 @@ async def start_bot(
         matrix_transport = app.services.transport
         assert isinstance(matrix_transport, MatrixTransport)
         task = asyncio.create_task(matrix_transport.run(app.handle))
+        time_task = asyncio.create_task(_run_time(app)) if run_time else None
         try:
-            yield RunningBot(app, matrix_transport, bot_id)
+            yield RunningBot(app, matrix_transport, bot_id, password)
         finally:
+            if time_task is not None:
+                await app.services.checkins.stop()
+                time_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await time_task
             await matrix_transport.stop()
             await asyncio.wait_for(task, 15)
 
