@@ -50,7 +50,14 @@ class AgendaService:
         return render_agenda(agenda, group.language)
 
     async def publish(self, group: Group, meeting: datetime | None) -> int | None:
-        """Post the agenda into the team-meeting room; None if that meeting's was posted."""
+        """Post the agenda into the team-meeting room; None if that meeting's was posted.
+
+        Posted by hand (`meeting` None), it is the agenda of the next meeting on the calendar
+        when there is one: the scheduled job then finds it posted and does not post a second
+        one with every item flagged as carried over.
+        """
+        if meeting is None:
+            meeting = await self.next_meeting(group)
         if group.meeting_room is None:
             raise NoMeetingRoom(group.room_id)
         # Keep the name the agenda shows in step with the room's.
@@ -64,7 +71,6 @@ class AgendaService:
             items,
             self.clock.now(),
             target_room=group.meeting_room,
-            shown_meeting=meeting or await self.next_meeting(group),
         )
         if agenda_id is None:
             log.info("agenda for %s at %s already posted", group.room_id, meeting)

@@ -38,7 +38,9 @@ async def publier(ctx: Context) -> None:
     except NoMeetingRoom:
         await ctx.reply("agenda.no_room")
         return
-    assert agenda_id is not None  # a hand-posted agenda is never a duplicate
+    if agenda_id is None:
+        await ctx.reply("agenda.already_published")
+        return
     items = await ctx.services.repos.parking.agenda_items(agenda_id)
     await ctx.reply("agenda.published", count=len(items), room=ctx.group.meeting_room or "")
 
@@ -102,8 +104,9 @@ async def horaire(
     meeting = next_occurrence(schedule, now)
     assert meeting is not None  # a schedule just made is never paused
     local = meeting.astimezone(ZoneInfo(timezone))
+    posted = await ctx.services.repos.parking.agenda_for_meeting(ctx.room_id, meeting)
     await ctx.reply(
-        "agenda.schedule_set",
+        "agenda.schedule_set_posted_now" if posted else "agenda.schedule_set",
         meeting=ctx.render(
             "checkin.date",
             weekday=ctx.render(f"days.d{local.weekday()}").body,

@@ -20,6 +20,10 @@ from stockage.database import Database
 MAX_TEXT = 2000
 
 
+class _ChangedMeanwhile(Exception):
+    """An item left the pending statuses between the checks and the transaction."""
+
+
 class ItemStatus(StrEnum):
     OPEN = "ouvert"
     ON_AGENDA = "ordre_du_jour"
@@ -34,6 +38,7 @@ class ItemStatus(StrEnum):
 
 
 PENDING = (ItemStatus.OPEN, ItemStatus.ON_AGENDA)
+_PENDING_VALUES = tuple(status.value for status in PENDING)
 
 
 @dataclass(frozen=True)
@@ -198,16 +203,27 @@ class ParkingRepository:
         if not (first.status.pending and second.status.pending):
             return None
         merged = f"{first.text}{separator}{second.text}"
-        async with self._db.transaction() as db:
-            await db.execute(
-                "UPDATE parked_items SET text = ?, updated_at = ? WHERE id = ?",
-                (merged, now.isoformat(), first.id),
-            )
-            await db.execute(
-                "UPDATE parked_items SET status = ?, merged_into = ?, updated_at = ? WHERE id = ?",
-                (ItemStatus.MERGED.value, first.id, now.isoformat(), second.id),
-            )
+        try:
+            await self._merge(first.id, second.id, merged, now)
+        except _ChangedMeanwhile:
+            return None
         return await self.get(room_id, keep)
+
+    async def _merge(self, keep_id: int, absorb_id: int, merged: str, now: datetime) -> None:
+        async with self._db.transaction() as db:
+            # Both still pending inside the transaction, or nothing changes.
+            closed = await db.execute(
+                "UPDATE parked_items SET status = ?, merged_into = ?, updated_at = ?"
+                " WHERE id = ? AND status IN (?, ?)",
+                (ItemStatus.MERGED.value, keep_id, now.isoformat(), absorb_id, *_PENDING_VALUES),
+            )
+            grown = await db.execute(
+                "UPDATE parked_items SET text = ?, updated_at = ?"
+                " WHERE id = ? AND status IN (?, ?)",
+                (merged, now.isoformat(), keep_id, *_PENDING_VALUES),
+            )
+            if closed.rowcount != 1 or grown.rowcount != 1:
+                raise _ChangedMeanwhile  # the transaction rolls back
 
     async def count_for_checkin(self, checkin_id: int) -> int:
         row = await self._db.fetch_one(
@@ -232,7 +248,6 @@ class ParkingRepository:
         now: datetime,
         *,
         target_room: str,
-        shown_meeting: datetime | None = None,
     ) -> int | None:
         """Record that these items go on an agenda, and queue its post, in one transaction.
 
@@ -251,16 +266,22 @@ class ParkingRepository:
                 return None
             agenda_id = cursor.lastrowid
             assert agenda_id is not None
-            for position, item in enumerate(items, start=1):
+            position = 0
+            for item in items:
+                # Only items still pending when the transaction runs: one marked dealt with
+                # or removed a moment ago stays off the agenda.
+                cursor = await db.execute(
+                    "UPDATE parked_items SET status = ?, agendas = agendas + 1, updated_at = ?"
+                    " WHERE id = ? AND status IN (?, ?)",
+                    (ItemStatus.ON_AGENDA.value, now.isoformat(), item.id, *_PENDING_VALUES),
+                )
+                if cursor.rowcount != 1:
+                    continue
+                position += 1
                 await db.execute(
                     "INSERT INTO agenda_items (agenda_id, item_id, position, carried)"
                     " VALUES (?, ?, ?, ?)",
                     (agenda_id, item.id, position, int(item.agendas > 0)),
-                )
-                await db.execute(
-                    "UPDATE parked_items SET status = ?, agendas = agendas + 1, updated_at = ?"
-                    " WHERE id = ?",
-                    (ItemStatus.ON_AGENDA.value, now.isoformat(), item.id),
                 )
             post = {
                 "to": "room",
@@ -268,9 +289,7 @@ class ParkingRepository:
                 "target": target_room,
                 "kind": "agenda",
                 "agenda": agenda_id,
-                # The date the post shows: the meeting it prepares, or, for an agenda posted
-                # by hand, the next meeting on the calendar (if any).
-                "meeting": _iso(meeting_at or shown_meeting),
+                "meeting": _iso(meeting_at),
             }
             await db.execute(
                 "INSERT INTO outbox (key, effect, created_at) VALUES (?, ?, ?)",

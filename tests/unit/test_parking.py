@@ -17,6 +17,7 @@ import pytest
 from bot.app import Halte
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.i18n import text as catalogue_text
 from bot.messages import Direct, Message, Outgoing, React, Reaction, Text
 from bot.runtime import build_app
 from bot.transports.console import CONSOLE_ROOM, ConsoleTransport
@@ -736,3 +737,26 @@ async def test_the_check_in_summary_counts_items_parked_during_it(group: Console
     sent = await console.say(MODERATOR, "!seance fin")
     [summary] = [t.body for t in texts_in(sent, ROOM) if t.body.startswith("Merci pour")]
     assert "Sujets stationnés pour la réunion d'équipe : 2" in summary
+
+
+async def test_publishing_by_hand_takes_the_next_meeting_so_the_job_posts_no_duplicate(
+    group: ConsoleBot,
+) -> None:
+    console, services = group.console, group.app.services
+    await park(group, ALICE, "Les pauses de nuit")
+    await console.say(MODERATOR, "!ordre-du-jour salle #reunion:console")
+    await console.say(MODERATOR, "!ordre-du-jour horaire jeudi 13:00")
+    current = await services.repos.groups.get(console.room_id)
+    assert current is not None
+    meeting = await services.agendas.next_meeting(current)
+    assert meeting is not None
+    published = await console.say(MODERATOR, "!ordre-du-jour publier")
+    assert sum(isinstance(o, Text) and o.room_id == "#reunion:console" for o in published) == 1
+    again = await console.say(MODERATOR, "!ordre-du-jour publier")
+    assert [o.body for o in again if isinstance(o, Text)] == [
+        catalogue_text("fr", "agenda.already_published")
+    ]
+    group.clock.set(meeting - timedelta(hours=24))
+    before = len(console.sent)
+    await services.scheduler._fire_agenda(console.room_id, meeting)
+    assert [o for o in console.sent[before:] if isinstance(o, Text)] == []

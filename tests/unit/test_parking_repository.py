@@ -438,17 +438,13 @@ async def test_the_same_meeting_in_another_group_is_another_agenda(
     assert await repo.record_agenda(OTHER, MEETING, [], NOW, target_room="#r:x") is not None
 
 
-async def test_agendas_posted_by_hand_are_never_duplicates(
+async def test_agendas_without_a_meeting_are_never_duplicates(
     db: Database, repo: ParkingRepository
 ) -> None:
+    # With no team-meeting schedule, each agenda posted by hand is its own.
     await park(repo, "a")
     first = await repo.record_agenda(
-        ROOM,
-        None,
-        await repo.items(ROOM, PENDING),
-        NOW,
-        target_room="#r:x",
-        shown_meeting=MEETING,
+        ROOM, None, await repo.items(ROOM, PENDING), NOW, target_room="#r:x"
     )
     second = await repo.record_agenda(
         ROOM, None, await repo.items(ROOM, PENDING), NOW, target_room="#r:x"
@@ -457,9 +453,25 @@ async def test_agendas_posted_by_hand_are_never_duplicates(
     assert second is not None
     assert first != second
     posts = await outbox(db)
-    assert posts[f"agenda:{first}"]["meeting"] == MEETING.isoformat()
+    assert posts[f"agenda:{first}"]["meeting"] is None
     assert posts[f"agenda:{second}"]["meeting"] is None
-    assert await repo.agenda_for_meeting(ROOM, MEETING) is None
+
+
+async def test_an_item_closed_meanwhile_stays_off_the_agenda(
+    db: Database, repo: ParkingRepository
+) -> None:
+    await park(repo, "a")
+    await park(repo, "b")
+    seen = await repo.items(ROOM, PENDING)
+    await repo.set_status(ROOM, 1, ItemStatus.DONE, NOW)  # between the read and the record
+    agenda = await repo.record_agenda(ROOM, MEETING, seen, NOW, target_room="#r:x")
+    assert agenda is not None
+    assert [(item.number, carried) for item, carried in await repo.agenda_items(agenda)] == [
+        (2, False)
+    ]
+    done = await repo.get(ROOM, 1)
+    assert done is not None
+    assert done.status is ItemStatus.DONE
 
 
 async def test_an_empty_agenda_is_recorded_and_queued(
