@@ -14,8 +14,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.i18n import Rendered, render
+from bot.i18n import Rendered, render, shorten
 from stockage.parking import ParkedItem
+
+# A Matrix event holds 64 KiB (body and HTML together): a posted agenda shows at most this
+# many items of at most this many characters; the export and the database keep everything.
+POST_ITEMS = 30
+POST_ITEM_CHARS = 600
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,7 @@ def _line(agenda: Agenda, line: AgendaLine, language: str) -> Rendered:
     rendered = render(
         language,
         key,
-        text=line.text,
+        text=shorten(line.text, POST_ITEM_CHARS),
         author=line.author or "",
         day=agenda.local(line.parked_at).strftime("%Y-%m-%d"),
     )
@@ -90,10 +95,16 @@ def render_agenda(agenda: Agenda, language: str) -> Rendered:
     if not agenda.lines:
         empty = render(language, "agenda.empty")
         return Rendered(f"{title.body}\n{empty.body}", f"{title.html}<br>\n{empty.html}")
-    lines = [(line.number, _line(agenda, line, language)) for line in agenda.lines]
+    shown = agenda.lines[:POST_ITEMS]
+    lines = [(line.number, _line(agenda, line, language)) for line in shown]
     body = "\n".join(f"{number}. {r.body}" for number, r in lines)
     items = "\n".join(f'<li value="{number}">{r.html}</li>' for number, r in lines)
-    return Rendered(body=f"{title.body}\n{body}", html=f"{title.html}\n<ol>\n{items}\n</ol>")
+    post = Rendered(body=f"{title.body}\n{body}", html=f"{title.html}\n<ol>\n{items}\n</ol>")
+    hidden = len(agenda.lines) - len(shown)
+    if hidden:
+        more = render(language, "agenda.more", count=hidden)
+        post = Rendered(f"{post.body}\n{more.body}", f"{post.html}\n{more.html}")
+    return post
 
 
 # `&` too: an entity such as `&lt;` would otherwise show as another character than typed.

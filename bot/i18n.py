@@ -126,3 +126,12 @@ def duration(span: timedelta) -> str:
     """`3 min`, or `40 s` under a minute (short test and demo rounds); the same in fr and en."""
     seconds = max(0, round(span.total_seconds()))
     return f"{seconds} s" if seconds < 60 else f"{round(seconds / 60)} min"
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters, cut on a word with « … »: a Matrix event holds 64 KiB, and a
+    post listing many long items must still fit. The full text stays in the database."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0] if " " in text[: limit - 1] else text[: limit - 1]
+    return cut.rstrip() + "…"

@@ -8,7 +8,7 @@ parked is ever lost: removing or merging only changes an item's status.
 from __future__ import annotations
 
 from bot.context import Context
-from bot.i18n import Rendered, join
+from bot.i18n import Rendered, join, shorten
 from bot.parkinglot import park
 from commandes.arguments import Arg, Choice, Integer, Rest
 from commandes.registry import Role, Router
@@ -17,6 +17,9 @@ from stockage.parking import MAX_TEXT, PENDING, ItemStatus, ParkedItem
 router = Router()
 
 NUMBER = Integer(1, 1_000_000)
+# Lists stay well under a Matrix event's 64 KiB: the latest items, each shortened.
+LIST_ITEMS = 40
+LIST_ITEM_CHARS = 300
 
 
 @router.command(
@@ -38,7 +41,13 @@ def _line(ctx: Context, item: ParkedItem) -> Rendered:
     status = ctx.render(f"parking.status_{item.status.value}").body
     author = item.shown_author
     key = "parking.item_author" if author else "parking.item"
-    return ctx.render(key, number=item.number, text=item.text, author=author or "", status=status)
+    return ctx.render(
+        key,
+        number=item.number,
+        text=shorten(item.text, LIST_ITEM_CHARS),
+        author=author or "",
+        status=status,
+    )
 
 
 async def _list(ctx: Context, everything: bool) -> None:
@@ -47,7 +56,12 @@ async def _list(ctx: Context, everything: bool) -> None:
         await ctx.reply("parking.empty_all" if everything else "parking.empty")
         return
     title = ctx.render("parking.title_all" if everything else "parking.title", count=len(items))
-    await ctx.reply_rendered(join([title, *(_line(ctx, item) for item in items)]))
+    # Newest last; a very long lot shows its latest items (a Matrix event holds 64 KiB).
+    shown = items[-LIST_ITEMS:]
+    lines = [title, *(_line(ctx, item) for item in shown)]
+    if len(items) > len(shown):
+        lines.insert(1, ctx.render("parking.more_before", count=len(items) - len(shown)))
+    await ctx.reply_rendered(join(lines))
 
 
 @router.command(

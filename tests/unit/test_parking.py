@@ -760,3 +760,23 @@ async def test_publishing_by_hand_takes_the_next_meeting_so_the_job_posts_no_dup
     before = len(console.sent)
     await services.scheduler._fire_agenda(console.room_id, meeting)
     assert [o for o in console.sent[before:] if isinstance(o, Text)] == []
+
+
+async def test_a_huge_parking_lot_still_fits_in_one_matrix_event(group: ConsoleBot) -> None:
+    # 45 items of 2,000 characters: the list and the agenda stay under 64 KiB, body and HTML.
+    for number in range(45):
+        await park(group, ALICE, f"sujet {number} " + "é" * (MAX_TEXT - 20))
+    await group.console.say(MODERATOR, "!ordre-du-jour salle #reunion:console")
+    for command in ("!stationnement", "!ordre-du-jour publier"):
+        sent = await group.console.say(MODERATOR, command)
+        posts = [o for o in sent if isinstance(o, Text)]
+        assert posts
+        for post in posts:
+            size = len(post.body.encode()) + len((post.html or "").encode())
+            assert size < 60_000, (command, size)
+    agenda = next(o for o in sent if isinstance(o, Text) and o.room_id == "#reunion:console")
+    assert "… et 15 autre(s) sujet(s)" in agenda.body
+    # Nothing is lost: every item keeps its full text.
+    item = await group.app.services.repos.parking.get(CONSOLE_ROOM, 45)
+    assert item is not None
+    assert len(item.text) == MAX_TEXT - 20 + len("sujet 44 ")
