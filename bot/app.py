@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from bot.context import Context
+from bot.guarding import Guards
 from bot.i18n import join, render
 from bot.logs import log_failure
 from bot.messages import (
@@ -32,6 +33,7 @@ class Halte:
     def __init__(self, services: Services, registry: Registry) -> None:
         self.services = services
         self.registry = registry
+        self.guards = Guards(services)
 
     async def handle(self, event: Incoming) -> None:
         """Handle one event at most once (a replay after a crash is recognised by its id)."""
@@ -53,11 +55,14 @@ class Halte:
 
     async def _on_message(self, message: Message) -> None:
         body = message.body.strip()
+        group = await self.services.repos.groups.get(message.room_id)
         if not self.registry.is_command_text(body):
             # Taking part is writing in the round: counted, never stored.
             await self.services.checkins.count_message(message)
+            await self.guards.on_message(message, group)
             return
-        group = await self.services.repos.groups.get(message.room_id)
+        # Commands carry free text too (`!stationner …`): the safety net reads them as well.
+        await self.guards.safety_only(message, group)
         language = group.language if group else self.services.settings.language
         ctx = Context(
             services=self.services,

@@ -49,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     with_config(export)
     export.add_argument("--group", required=True, help="identifiant du salon du groupe (!…)")
     export.add_argument("--format", choices=("md", "json"), default="md", dest="output")
+    classify = sub.add_parser(
+        "classify", help="classe des messages (JSON Lines sur l'entrée standard, ou --text)"
+    )
+    classify.add_argument("--text", help="un seul message")
+    classify.add_argument("--lang", choices=("fr", "en"), help="langue (sinon détectée)")
     return parser
 
 
@@ -133,6 +138,18 @@ async def _export_agenda(settings: Settings, room_id: str, output: str) -> int:
     return 0
 
 
+def _classify(text: str | None, lang: str | None) -> int:
+    """One JSON line per message: what the guards see in it (nothing is stored or logged)."""
+    from bot.guards import classify_json, classify_lines
+
+    if text is not None:
+        print(classify_json(text, lang))
+        return 0
+    for line in classify_lines(line.rstrip("\n") for line in sys.stdin):
+        print(line)
+    return 0
+
+
 async def _run(settings: Settings) -> int:
     from bot.runtime import build_app, run_until_stopped, setup_logging
     from bot.transports.matrix import MatrixTransport
@@ -183,6 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.action == "export-agenda":
         settings = _load(args.config, need_matrix=False)
         return asyncio.run(_export_agenda(settings, args.group, args.output))
+    if args.action == "classify":
+        return _classify(args.text, args.lang)
     if args.action == "demo":
         from bot.demo import run_demo
 

@@ -1,6 +1,6 @@
 """The explicit list of command families the bot includes, in the order `!aide` shows them."""
 
-from commandes import aide, groupe, horaire, ordre_du_jour, seance, stationnement
+from commandes import aide, gardes, groupe, horaire, ordre_du_jour, seance, stationnement
 from commandes.registry import Registry, Router
 
 ROUTERS: tuple[Router, ...] = (
@@ -10,6 +10,7 @@ ROUTERS: tuple[Router, ...] = (
     horaire.router,
     stationnement.router,
     ordre_du_jour.router,
+    gardes.router,
 )
 
 

@@ -1,0 +1,330 @@
+"""One message in, what the guards should do about it out: crisis, technical, venting signals.
+
+Pure and fast on purpose: the crisis net runs on every message of every room the bot is in,
+so it must answer in microseconds, never block the event loop, and be testable without a
+server. Word lists and patterns live in `data/*.toml` (loaded and compiled once, on first
+use); this module only combines them.
+
+The crisis decision leans towards recall, as the issue asks: a needless private message costs
+little, a missed crisis a great deal. So both languages' crisis lists are read on every
+message (staff in Québec switch languages mid-sentence), negations and figures of speech only
+blank out their own words, and talk about a patient's risk in professional terms only silences
+the `generic` list, never a first-person statement.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from bot.guards.lexicon import LANGUAGES, Keyed, Labelled, Tokens, expand, load, macros_of, strings
+from bot.guards.normalise import normalise, prepare
+
+LONG_THRESHOLD = 600
+"""Characters over which one message is `long` (a venting signal); groups may change it."""
+
+BLAME = "blame"
+LONG = "long"
+_BLANK = " ~ "  # not a word character: a pattern's gap cannot run across a blanked span
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """What the guards make of one message.
+
+    `venting` holds the single-message signals, in a fixed order: "blame", then "long".
+    """
+
+    crisis: bool
+    technical: bool
+    venting: tuple[str, ...]
+    lang: str
+
+
+@dataclass(frozen=True, slots=True)
+class _CrisisLists:
+    blank: Keyed
+    direct: Keyed
+    generic: Keyed
+    clinical: Keyed
+
+
+@dataclass(frozen=True, slots=True)
+class _TechnicalLists:
+    lists: Labelled
+    threshold: int
+
+
+_TECHNICAL_WEIGHTS = {
+    "objects": 2,
+    "minor": 1,
+    "problems": 1,
+    "asks": 1,
+    "agenda": 2,
+    "personal": -2,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _VentingLists:
+    blame: Labelled
+    mood: Labelled
+
+
+@dataclass(frozen=True, slots=True)
+class _WeatherLists:
+    red: Keyed
+    own_red: Keyed
+    not_red: Keyed
+    past: Keyed
+    other_colours: Keyed
+
+
+@cache
+def _crisis_lists() -> _CrisisLists:
+    """Both languages' lists together: code-switching is common in Québec (« chu tellement
+    done, I can't go on »), and a missed crisis costs far more than the extra lookups."""
+    lists: dict[str, list[str]] = {"blank": [], "direct": [], "generic": [], "clinical": []}
+    for lang in LANGUAGES:
+        data = load("crisis", lang)
+        macros = macros_of(data)
+        for key, sources in (
+            ("blank", strings(data, "cancel") + strings(data, "figurative")),
+            ("direct", strings(data, "direct")),
+            ("generic", strings(data, "generic")),
+            ("clinical", strings(data, "clinical")),
+        ):
+            lists[key].extend(expand(source, macros) for source in sources)
+    return _CrisisLists(**{key: Keyed(sources) for key, sources in lists.items()})
+
+
+def _keyed(data: Mapping[str, Any], *keys: str) -> list[Keyed]:
+    macros = macros_of(data)
+    return [Keyed(strings(data, key), macros) for key in keys]
+
+
+@cache
+def _technical_lists(lang: str) -> _TechnicalLists:
+    data = load("technical", lang)
+    threshold = data.get("threshold", 2)
+    if not isinstance(threshold, int):
+        raise TypeError("technical threshold must be an integer")
+    macros = macros_of(data)
+    lists = Labelled({key: strings(data, key) for key in _TECHNICAL_WEIGHTS}, macros)
+    return _TechnicalLists(lists, threshold)
+
+
+@cache
+def _venting_lists(lang: str) -> _VentingLists:
+    data = load("venting", lang)
+    macros = macros_of(data)
+    return _VentingLists(
+        Labelled({key: strings(data, key) for key in ("blame", "targets", "accusations")}, macros),
+        Labelled({key: strings(data, key) for key in ("negative", "positive")}, macros),
+    )
+
+
+@cache
+def _weather_lists(lang: str) -> _WeatherLists:
+    return _WeatherLists(
+        *_keyed(load("weather", lang), "red", "own_red", "not_red", "past", "other_colours")
+    )
+
+
+def _crisis(tokens: Tokens) -> bool:
+    lists = _crisis_lists()
+    kept = lists.blank.blank(tokens, _BLANK)
+    rest = tokens if kept is tokens.text else Tokens(kept)
+    if lists.direct.search(rest):
+        return True
+    return lists.generic.search(rest) and not lists.clinical.search(tokens)
+
+
+# Quoted speech: « … », “…”, "…". A patient's words reported in clinical terms are not the
+# member's own (« Une patiente m'a dit « je veux en finir » au triage »).
+_QUOTED = re.compile(r"«[^»]*»|“[^”]*”|\"[^\"]*\"")
+
+
+def _reported(raw: str, lang: str) -> bool:
+    """Whether a crisis found in `raw` lies only inside quotes reported from a clinical context."""
+    if not _QUOTED.search(raw):
+        return False
+    outside = Tokens(normalise(_QUOTED.sub(" . ", raw), lang))
+    return _crisis_lists().clinical.search(outside) and not _crisis(outside)
+
+
+def _own_red(tokens: Tokens, lang: str) -> bool:
+    """A red colour given as one's own, outside the colour round too (« Rouge. », "I'm at red")."""
+    for code in (lang, *(other for other in LANGUAGES if other != lang)):
+        lists = _weather_lists(code)
+        if not lists.red.search(tokens):
+            continue
+        rest = Tokens(lists.not_red.blank(tokens, _BLANK))
+        if lists.own_red.search(rest):
+            return True
+    return False
+
+
+def _is_crisis(raw: str, tokens: Tokens, lang: str) -> bool:
+    if _crisis(tokens):
+        return not _reported(raw, lang)
+    return _own_red(tokens, lang)
+
+
+def _technical_score(tokens: Tokens, lang: str) -> int:
+    """Each distinct term found adds its list's weight (see data/technical.fr.toml)."""
+    found = _technical_lists(lang).lists.found(tokens)
+    return sum(_TECHNICAL_WEIGHTS[label] * len(terms) for label, terms in found.items())
+
+
+# A capitalised word, anywhere: a person's name when it is not a common word (« Julie a encore…
+# », "Mike told the whole team…"); the stop words of both languages and `not_names` are not.
+_NAME = re.compile(r"(?<![\w'\u2019])[A-ZÀ-Ý][a-zà-ÿ]+(?:-[A-ZÀ-Ý][a-zà-ÿ]+)?\b")
+_MENTION = re.compile(r"@[\w.=-]+(?::[\w.-]+)?")
+
+
+@cache
+def _not_names() -> frozenset[str]:
+    """Capitalised words that are not people: `not_names` and the stop words, both languages."""
+    words: set[str] = set()
+    for lang in LANGUAGES:
+        words.update(
+            normalise(word, lang).strip() for word in strings(load("venting", lang), "not_names")
+        )
+        words.update(strings(load("normalise", lang).get("detect", {}), "words"))
+    return frozenset(words)
+
+
+def _names_someone(raw: str) -> bool:
+    if "@" in raw and _MENTION.search(raw):
+        return True
+    not_names = _not_names()
+    for match in _NAME.finditer(raw):
+        word = match.group()
+        if len(word) < 3 or word.endswith(("ment", "ly")):
+            continue
+        if normalise(word, "fr").strip() not in not_names:
+            return True
+    return False
+
+
+def _blame(raw: str, tokens: Tokens, lang: str) -> bool:
+    found = _venting_lists(lang).blame.found(tokens)
+    if "blame" in found:
+        return True
+    if "accusations" not in found:
+        return False
+    return "targets" in found or _names_someone(raw)
+
+
+def classify(
+    text: str, lang: str | None = None, *, long_threshold: int = LONG_THRESHOLD
+) -> Classification:
+    """Classify one message; `lang` ("fr", "en", "fr-CA"…) is detected when missing.
+
+    Raises ValueError for a language other than French or English.
+    """
+    language, norm = prepare(text, lang)
+    tokens = Tokens(norm)
+    venting: list[str] = []
+    if _blame(text, tokens, language):
+        venting.append(BLAME)
+    if len(text.strip()) > long_threshold:
+        venting.append(LONG)
+    return Classification(
+        crisis=_is_crisis(text, tokens, language),
+        technical=_technical_score(tokens, language) >= _technical_lists(language).threshold,
+        venting=tuple(venting),
+        lang=language,
+    )
+
+
+def is_crisis(text: str, lang: str | None = None) -> bool:
+    """Only the crisis net, for a caller that needs nothing else."""
+    language, norm = prepare(text, lang)
+    return _is_crisis(text, Tokens(norm), language)
+
+
+def is_red_weather(text: str, lang: str | None = None) -> bool:
+    """Whether an answer at the colour round gives one's own colour as red (🔴, « rouge »).
+
+    For the runtime to call during the « Météo » round, where any red counts: « entre orange
+    et rouge », « rouge… ». Negated, past or idiomatic reds are not red (« pas rouge »,
+    « hier rouge, aujourd'hui jaune », « je vois rouge », "red tape").
+
+    `classify` also flags red as a crisis, everywhere, but only when it is given as one's own
+    colour (« Rouge. », « je suis dans le rouge », "I'm at red"), so that a late answer to the
+    round or a member's own word is never missed, while « le voyant rouge clignote » is not a
+    crisis. The runtime should treat either as the same safety signal.
+    """
+    language, norm = prepare(text, lang)
+    tokens = Tokens(norm)
+    for code in (language, *(other for other in LANGUAGES if other != language)):
+        lists = _weather_lists(code)
+        rest = Tokens(lists.not_red.blank(tokens, _BLANK))
+        if lists.other_colours.search(rest):
+            rest = Tokens(lists.past.blank(rest, _BLANK))
+        if lists.red.search(rest):
+            return True
+    return False
+
+
+def negative(text: str, lang: str | None = None) -> float:
+    """How negative a message reads, from 0 (not at all) to 1, for a "what helps" round.
+
+    A crude lexicon score on purpose (negative words minus positive ones, three net negative
+    words make 1.0): the round-level rule only needs to see a run of clearly negative messages.
+    """
+    language, norm = prepare(text, lang)
+    tokens = Tokens(norm)
+    found = _venting_lists(language).mood.found(Tokens(norm))
+    net = len(found.get("negative", ())) - len(found.get("positive", ()))
+    return max(0.0, min(1.0, net / 3))
+
+
+def to_json(c: Classification) -> dict[str, Any]:
+    """The wire form of `halte classify`: exactly crisis, technical and venting."""
+    return {"crisis": c.crisis, "technical": c.technical, "venting": list(c.venting)}
+
+
+def classify_json(text: str, lang: str | None = None) -> str:
+    """One JSON line for `halte classify --text`."""
+    return json.dumps(to_json(classify(text, lang)), ensure_ascii=False)
+
+
+def _error(message: str) -> str:
+    return json.dumps({"error": message}, ensure_ascii=False)
+
+
+def classify_lines(lines: Iterable[str], *, long_threshold: int = LONG_THRESHOLD) -> Iterator[str]:
+    """`halte classify`: JSON Lines in (`{"text": ..., "lang": ...}`), one JSON line out each.
+
+    A line that cannot be classified (bad JSON, no text, unknown language, even a blank line)
+    gives `{"error": "..."}` in its place, so that output line n always answers input line n.
+    """
+    for line in lines:
+        try:
+            item = json.loads(line)
+        except ValueError as exc:
+            yield _error(f"invalid JSON: {exc}")
+            continue
+        if not isinstance(item, Mapping):
+            yield _error("expected a JSON object with a text field")
+            continue
+        text, lang = item.get("text"), item.get("lang")
+        if not isinstance(text, str):
+            yield _error("the text field must be a string")
+            continue
+        if lang is not None and not isinstance(lang, str):
+            yield _error("the lang field must be a string or absent")
+            continue
+        try:
+            result = classify(text, lang, long_threshold=long_threshold)
+        except ValueError as exc:
+            yield _error(str(exc))
+            continue
+        yield json.dumps(to_json(result), ensure_ascii=False)

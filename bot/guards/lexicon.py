@@ -1,0 +1,440 @@
+"""Loading the guards' word lists and patterns from `bot/guards/data/*.toml`, once.
+
+Why data files: the people who know how a nurse in Gaspésie says she is at the end of her rope
+are not the people who read Python. Every list lives in a TOML file per guard and language, in
+the *normalised* form the classifier sees (see `normalise.py`): lower case, no accents, French
+elisions expanded (« j'ai » is `je ai`, « m'tuer » is `me tuer`), English contractions expanded
+(`i am`, `do not`). Repeated letters are squeezed by the loader itself, in the patterns exactly as
+in the text, so a list may say `appelle` or `kill` and match « apeler » or "kiiill".
+
+A pattern may use `%NAME%` for a macro of its file's `[macros]` table (expanded before
+compiling), so a long alternation such as "the ways to say I want to" is written once.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from collections.abc import Iterable, Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+
+LANGUAGES = ("fr", "en")
+
+# A letter repeated, not escaped: `\bbe` keeps its `\b` and `ss` in `\ss` is left alone.
+_REPEAT_IN_PATTERN = re.compile(r"(?<!\\)([a-z])\1+")
+_MACRO = re.compile(r"%([A-Z_]+)%")
+NEVER = re.compile(r"(?!)")
+
+
+def _fold_table() -> dict[int, str]:
+    """Accent folding as a `str.translate` table: built once, far cheaper than NFKD per message."""
+    table: dict[int, str] = {}
+    for code in range(0xC0, 0x250):
+        char = chr(code)
+        base = "".join(c for c in unicodedata.normalize("NFKD", char) if c.isascii())
+        if base and base != char:
+            table[code] = base.lower()
+    table.update({ord("œ"): "oe", ord("Œ"): "oe", ord("æ"): "ae", ord("Æ"): "ae", ord("ß"): "ss"})
+    # Typographic apostrophes become plain ones; the emoji variation selector disappears.
+    table.update(dict.fromkeys(map(ord, "\u2019\u2018\u02bc`\u00b4"), "'"))
+    table[0xFE0F] = ""
+    return table
+
+
+FOLD = _fold_table()
+
+
+def prepare_pattern(source: str) -> str:
+    """Fold accents and squeeze repeated letters in a pattern the way `normalise` does in text.
+
+    So a list may be written in plain French (« idées suicidaires », « appelle »).
+    """
+    return _REPEAT_IN_PATTERN.sub(r"\1", source.translate(FOLD))
+
+
+@cache
+def load(guard: str, lang: str) -> Mapping[str, Any]:
+    """One data file, parsed; `lang` may be "" for a file shared by both languages."""
+    name = f"{guard}.{lang}.toml" if lang else f"{guard}.toml"
+    raw = resources.files("bot.guards").joinpath("data").joinpath(name).read_text(encoding="utf-8")
+    return tomllib.loads(raw)
+
+
+# A group of plain words and nothing else: `(?:veux|voudrais|ai envie)`.
+_WORD_GROUP = re.compile(r"\(\?:((?:[a-z0-9 ']+\|)+[a-z0-9 ']+)\)")
+
+
+def _trie(words: Iterable[str]) -> str:
+    """One regex for a set of words, as a trie: `(?:veux|voudrais|vais)` → `v(?:eux|oudrais|ais)`.
+
+    Why: Python's regex engine tries an alternation's branches one by one, so a list of eighty
+    verbs costs eighty comparisons at each place; as a trie it costs one per letter. Same set of
+    strings, so whether a pattern matches does not change (only which branch wins a tie).
+    """
+    root: dict[str, Any] = {}
+    for word in words:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        branches = [re.escape(char) + build(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if "" in node:
+            return f"(?:{body})?"
+        return body
+
+    return build(root)
+
+
+def _tries(source: str) -> str:
+    return _WORD_GROUP.sub(lambda m: f"(?:{_trie(m.group(1).split('|'))})", source)
+
+
+def expand(source: str, macros: Mapping[str, str]) -> str:
+    """Expand `%NAME%` macros (macros may use earlier macros), then squeeze the letters and
+    turn each plain word alternation into a trie."""
+    for _ in range(4):
+        if "%" not in source:
+            break
+        source = _MACRO.sub(lambda m: f"(?:{macros[m.group(1)]})", source)
+    if _MACRO.search(source):
+        raise ValueError(f"unknown or too deeply nested macro in {source!r}")
+    return _tries(prepare_pattern(source))
+
+
+def compile_any(sources: Iterable[str], macros: Mapping[str, str] | None = None) -> re.Pattern[str]:
+    """One alternation of all `sources`, or a pattern that never matches if there are none.
+
+    One compiled alternation per list is what keeps classification in the tens of
+    microseconds: the regex engine walks the text once, not once per pattern.
+    """
+    parts = [f"(?:{expand(s, macros or {})})" for s in sources]
+    if not parts:
+        return NEVER
+    return re.compile("|".join(parts))
+
+
+def strings(table: Mapping[str, Any], key: str) -> list[str]:
+    """A list of strings from a data table, checked (a typo in a TOML file fails at load)."""
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError(f"{key!r} must be a list of strings")
+    return list(value)
+
+
+def macros_of(table: Mapping[str, Any]) -> dict[str, str]:
+    value = table.get("macros", {})
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise TypeError("[macros] must map names to strings")
+    return dict(value)
+
+
+# --- Keyed patterns -------------------------------------------------------------------------
+#
+# Why: a Python regex alternation of a hundred patterns is tried, branch after branch, at every
+# character of the message; that alone cost 50 µs a message. Most patterns start with a known
+# word (« je », "i", « suicid… »), so each pattern is filed under the first three characters of
+# the words it can start with (a word of one or two letters keeps its trailing space: `je `),
+# and only tried where a token of the message has such a key. Patterns whose start cannot be
+# read that way (a character class, `\w*` in the first word) are searched everywhere, as before.
+
+_KEY_LENGTH = 3
+_SIMPLE_ESCAPES = {"x27": "'"}
+
+
+class _Unkeyable(Exception):
+    """The pattern's first word cannot be enumerated: search it everywhere."""
+
+
+def _skip_group(source: str, start: int) -> int:
+    """Index just after the group that opens at `start` (a `(`), minding escapes and classes."""
+    depth, i = 0, start
+    in_class = False
+    while i < len(source):
+        char = source[i]
+        if char == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    raise _Unkeyable
+
+
+def _split_alternatives(body: str) -> list[str]:
+    parts, depth, current, i, in_class = [], 0, [], 0, False
+    while i < len(body):
+        char = body[i]
+        if char == "\\":
+            current.append(body[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append("".join(current))
+            current = []
+            i += 1
+            continue
+        current.append(char)
+        i += 1
+    parts.append("".join(current))
+    return parts
+
+
+def _done(prefix: str) -> bool:
+    return len(prefix) >= _KEY_LENGTH or prefix.endswith(" ")
+
+
+def _prefixes(source: str, prefixes: set[str]) -> set[str]:
+    """Extend each unfinished prefix by what `source` can match first; finished ones stay."""
+    i = 0
+    while i < len(source) and not all(_done(p) for p in prefixes):
+        char = source[i]
+        optional = False
+        if char == "(":
+            end = _skip_group(source, i)
+            head = source[i : i + 4]
+            optional = end < len(source) and source[end] == "?"
+            if head.startswith(("(?=", "(?!", "(?<=", "(?<!")):
+                i = end  # a lookaround restricts, never consumes: the keys stay a superset
+                continue
+            if head.startswith("(?:"):
+                body = source[i + 3 : end - 1]
+            elif head.startswith("(?"):
+                raise _Unkeyable
+            else:
+                body = source[i + 1 : end - 1]
+            grown: set[str] = set()
+            for alternative in _split_alternatives(body):
+                grown |= _prefixes(alternative, set(prefixes))
+            nxt = end + 1 if optional else end
+            if end < len(source) and source[end] in "*+{":
+                raise _Unkeyable
+            prefixes = grown | prefixes if optional else grown
+            i = nxt
+            continue
+        if char == "\\":
+            code = source[i + 1 : i + 2]
+            if code == "b":
+                i += 2
+                continue
+            if code == "x" and source[i + 2 : i + 4] in ("27",):
+                literal, width = "'", 4
+            elif code and not code.isalnum():
+                literal, width = code, 2
+            else:
+                raise _Unkeyable
+        elif char.isalnum() or char in " '":
+            literal, width = char, 1
+        else:
+            raise _Unkeyable
+        following = source[i + width : i + width + 1]
+        if following in ("*", "+", "{"):
+            raise _Unkeyable
+        optional = following == "?"
+        extended = {p if _done(p) else p + literal for p in prefixes}
+        prefixes = extended | prefixes if optional else extended
+        i += width + (1 if optional else 0)
+    return prefixes
+
+
+def first_keys(source: str) -> frozenset[str] | None:
+    """The keys (see above) of the tokens a match of `source` can start with, or None."""
+    try:
+        # Where the whole pattern ends, an unfinished prefix is a whole word.
+        keys = {p if _done(p) else p + " " for p in _prefixes(source, {""})}
+    except _Unkeyable:
+        return None
+    if "" in keys or " " in keys or any(k.startswith(" ") for k in keys):
+        return None
+    return frozenset(k[:_KEY_LENGTH] for k in keys)
+
+
+def token_key(word: str) -> str:
+    """A token's key: its first three characters, or the word and a space if it is shorter."""
+    return word[:_KEY_LENGTH] if len(word) >= _KEY_LENGTH else word + " "
+
+
+class Tokens:
+    """The positions of a normalised text's tokens by key, computed once per message."""
+
+    __slots__ = ("by_key", "keys", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        by_key: dict[str, list[int]] = {}
+        position = 0
+        for word in text.split(" "):
+            size = len(word)
+            if size:
+                # token_key(), inlined: this loop runs for every word of every message.
+                key = word[:_KEY_LENGTH] if size >= _KEY_LENGTH else word + " "
+                if key in by_key:
+                    by_key[key].append(position)
+                else:
+                    by_key[key] = [position]
+            position += size + 1
+        self.by_key = by_key
+        self.keys = by_key.keys()
+
+
+class Keyed:
+    """A list of patterns, filed by first-word key; answers search and finditer on `Tokens`."""
+
+    __slots__ = ("_always", "_by_key", "_keys")
+
+    def __init__(self, sources: Iterable[str], macros: Mapping[str, str] | None = None) -> None:
+        groups: dict[str, list[str]] = {}
+        always: list[str] = []
+        for raw in sources:
+            source = expand(raw, macros or {})
+            keys = first_keys(source)
+            if keys is None:
+                always.append(source)
+                continue
+            for key in keys:
+                groups.setdefault(key, []).append(source)
+        self._by_key = {key: compile_any(group) for key, group in groups.items()}
+        self._keys = frozenset(self._by_key)
+        self._always = compile_any(always) if always else None
+
+    def search(self, tokens: Tokens) -> bool:
+        text = tokens.text
+        for key in self._keys & tokens.keys:
+            match = self._by_key[key].match
+            for position in tokens.by_key[key]:
+                if match(text, position):
+                    return True
+        return bool(self._always and self._always.search(text))
+
+    def matches(self, tokens: Tokens) -> list[re.Match[str]]:
+        """Every match starting at some token, leftmost first, overlapping ones dropped."""
+        text = tokens.text
+        found: list[re.Match[str]] = []
+        for key in self._keys & tokens.keys:
+            match = self._by_key[key].match
+            for position in tokens.by_key[key]:
+                m = match(text, position)
+                if m:
+                    found.append(m)
+        if self._always:
+            found.extend(self._always.finditer(text))
+        if len(found) < 2:
+            return found
+        found.sort(key=lambda m: (m.start(), -m.end()))
+        kept: list[re.Match[str]] = []
+        end = -1
+        for m in found:
+            if m.start() >= end:
+                kept.append(m)
+                end = m.end()
+        return kept
+
+    def blank(self, tokens: Tokens, filler: str) -> str:
+        """The text with every match replaced by `filler`."""
+        found = self.matches(tokens)
+        if not found:
+            return tokens.text
+        text = tokens.text
+        pieces, last = [], 0
+        for m in found:
+            pieces.append(text[last : m.start()])
+            pieces.append(filler)
+            last = m.end()
+        pieces.append(text[last:])
+        return "".join(pieces)
+
+
+class Labelled:
+    """Several lists searched in one pass: which lists match, and the distinct terms each finds.
+
+    Why: a message goes through a dozen lists (technical objects, problems, questions…; blame
+    targets, accusations…); one pass with a named group per list costs one regex call per token
+    instead of one per list. At a given token, the first list (in the order given) that matches
+    wins, and a match hides the matches that would start inside it, as in `Keyed.matches`.
+    """
+
+    __slots__ = ("_always", "_by_key", "_keys")
+
+    def __init__(
+        self, lists: Mapping[str, Iterable[str]], macros: Mapping[str, str] | None = None
+    ) -> None:
+        grouped: dict[str, dict[str, list[str]]] = {}
+        always: dict[str, list[str]] = {}
+        for label, sources in lists.items():
+            if not label.isidentifier():
+                raise ValueError(f"list name {label!r} must be an identifier")
+            for raw in sources:
+                source = expand(raw, macros or {})
+                keys = first_keys(source)
+                if keys is None:
+                    always.setdefault(label, []).append(source)
+                    continue
+                for key in keys:
+                    grouped.setdefault(key, {}).setdefault(label, []).append(source)
+        order = list(lists)
+        self._by_key = {key: _named(labels, order) for key, labels in grouped.items()}
+        self._keys = frozenset(self._by_key)
+        self._always = _named(always, order) if always else None
+
+    def found(self, tokens: Tokens) -> dict[str, set[str]]:
+        """List name → the distinct terms (matched texts) it found; absent when none."""
+        text = tokens.text
+        starts: list[tuple[int, re.Pattern[str]]] = []
+        for key in self._keys & tokens.keys:
+            pattern = self._by_key[key]
+            starts.extend((position, pattern) for position in tokens.by_key[key])
+        hits: list[re.Match[str]] = []
+        if len(starts) > 1:
+            starts.sort(key=_first)
+        end = -1
+        for position, pattern in starts:
+            if position < end:
+                continue
+            m = pattern.match(text, position)
+            if m:
+                hits.append(m)
+                end = m.end()
+        if self._always:
+            hits.extend(self._always.finditer(text))
+        result: dict[str, set[str]] = {}
+        for m in hits:
+            label = m.lastgroup
+            if label is not None:
+                result.setdefault(label, set()).add(m.group().strip())
+        return result
+
+
+def _first(item: tuple[int, re.Pattern[str]]) -> int:
+    return item[0]
+
+
+def _named(labels: Mapping[str, list[str]], order: list[str]) -> re.Pattern[str]:
+    parts = [
+        f"(?P<{label}>{'|'.join(f'(?:{s})' for s in labels[label])})"
+        for label in order
+        if label in labels
+    ]
+    return re.compile("|".join(parts))

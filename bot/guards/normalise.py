@@ -1,0 +1,224 @@
+"""Text as the guards see it: one spelling for the many ways people type in a chat room.
+
+Staff write fast, on phones, after a night shift: no accents, Québec forms (« chu pu
+capable », « j'veux », « m'as m'tuer »), doubled letters (« mourrrir »), misspellings
+(« suiside »). The patterns in `data/` are written once, in a normalised form, and the text is
+brought to that form here, so a list need not enumerate every spelling:
+
+1. colour emoji become colour words (🔴 is `rouge` or `red`), other emoji and symbols spaces;
+2. in one `str.translate` pass: lower case, accents folded (é → e, œ → oe), typographic
+   apostrophes made plain, sentence punctuation a ` . ` token and a question mark a ` ? `
+   token (a pattern's gap never crosses a sentence; "?" is a cue for technical questions), any
+   other character a space;
+4. runs of the same letter squeezed to one (« appelle » → `apele`; the loader squeezes the
+   patterns the same way, so both sides agree);
+5. the language's rewrites from `data/normalise.<lang>.toml`: elisions and contractions first
+   (« j'veux » → `je veux`, "can't" → `can not`), then the token map (« chu » → `je suis`),
+   then rules that need the neighbours (« pu » is `plus`, except « j'ai pu le faire »).
+
+Language detection for a message that came without one is a stop-word vote, cheap and good
+enough for the two languages a Québec room uses; ties go to French, the rooms' first language.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+
+from bot.guards.lexicon import FOLD, LANGUAGES, expand, load, macros_of, prepare_pattern
+
+DEFAULT_LANGUAGE = "fr"
+
+_COLOUR_EMOJI = {
+    "🔴": "red",
+    "🟥": "red",
+    "🟠": "orange",
+    "🟧": "orange",
+    "🟡": "yellow",
+    "🟨": "yellow",
+    "🟢": "green",
+    "🟩": "green",
+}
+_COLOUR_WORDS = {
+    "fr": {"red": " rouge ", "orange": " orange ", "yellow": " jaune ", "green": " vert "},
+    "en": {"red": " red ", "orange": " orange ", "yellow": " yellow ", "green": " green "},
+}
+_EMOJI_RE = re.compile("|".join(map(re.escape, _COLOUR_EMOJI)))
+_REPEATED = re.compile(r"([a-z])\1+")
+_APOSTROPHE = re.compile(r"'+")
+_PUNCT_RUN = re.compile(r"( [.?])(?:\1)+")
+_ACCENTED_FR = re.compile(r"[éèêàâçùûôîïëœÉÈÊÀÂÇÙÛÔÎÏËŒ]")
+
+
+class _Table(dict[int, str]):
+    """Steps 2 and 3 as one translation table, filled lazily: a character is classified the
+    first time it is seen, then looked up in C like any other dict entry."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        if char.isascii() and (char.isalnum() or char in " '"):
+            out = char.lower()
+        elif code in FOLD:
+            out = FOLD[code]
+        elif char in ".!;:…\n\r":
+            out = " . "
+        elif char == "?":
+            out = " ? "
+        elif char.isalpha() and char.lower().isascii():
+            out = char.lower()
+        else:
+            out = " "
+        self[code] = out
+        return out
+
+
+_TABLE = _Table()
+
+
+@dataclass(frozen=True, slots=True)
+class _Rewrite:
+    """One regex rewrite; tried only when the text contains `needle` (when there is one)."""
+
+    pattern: re.Pattern[str]
+    replacement: str
+    needle: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """One language's rewrites, compiled."""
+
+    before: tuple[_Rewrite, ...]
+    tokens: Mapping[str, str]
+    after: tuple[_Rewrite, ...]
+    stop_words: frozenset[str]
+
+
+# `\bX…` as `X(?<!\w.)…`: the same test, but starting with a literal letter, which the regex
+# engine can look for quickly instead of trying the pattern at every position.
+_LEADING_BOUNDARY = re.compile(r"^\\b([a-z])")
+
+
+def _literal_first(pattern: str) -> str:
+    return _LEADING_BOUNDARY.sub(r"\1(?<!\\w.)", pattern)
+
+
+def _rewrites(raw: object, macros: Mapping[str, str]) -> tuple[_Rewrite, ...]:
+    if not isinstance(raw, list):
+        raise TypeError("rewrites must be a list of [pattern, replacement, needle?] items")
+    rewrites = []
+    for item in raw:
+        if not (
+            isinstance(item, list) and len(item) in (2, 3) and all(isinstance(s, str) for s in item)
+        ):
+            raise TypeError(f"bad rewrite {item!r}")
+        pattern, replacement, *needle = item
+        rewrites.append(
+            _Rewrite(
+                re.compile(_literal_first(expand(pattern, macros))),
+                prepare_pattern(replacement),
+                prepare_pattern(needle[0]) if needle else "",
+            )
+        )
+    return tuple(rewrites)
+
+
+@cache
+def _rules(lang: str) -> _Rules:
+    data = load("normalise", lang)
+    macros = macros_of(data)
+    tokens = data.get("tokens", {})
+    if not isinstance(tokens, dict):
+        raise TypeError("[tokens] must map words to words")
+    detect = data.get("detect", {})
+    return _Rules(
+        before=_rewrites(data.get("before", []), macros),
+        tokens={prepare_pattern(k): prepare_pattern(v) for k, v in tokens.items()},
+        after=_rewrites(data.get("after", []), macros),
+        stop_words=frozenset(prepare_pattern(w) for w in detect.get("words", [])),
+    )
+
+
+def _base(text: str, lang: str) -> str:
+    """Steps 1 to 4: the language-neutral part, with apostrophes still in."""
+    if not text.isascii() and _EMOJI_RE.search(text):
+        words = _COLOUR_WORDS[lang]
+        text = _EMOJI_RE.sub(lambda m: words[_COLOUR_EMOJI[m.group()]], text)
+    return _REPEATED.sub(r"\1", text.translate(_TABLE))
+
+
+# Where an apostrophe splits a word: French elides the end of a word (« j'veux » → "j' veux"),
+# English contracts the start of the next one ("can't" → "can 't").
+_SPLIT = {"fr": "' ", "en": " '"}
+
+
+def _finish(text: str, lang: str) -> str:
+    """Step 5, on the output of `_base`."""
+    rules = _rules(lang)
+    for rule in rules.before:
+        if rule.needle in text:
+            text = rule.pattern.sub(rule.replacement, text)
+    tokens = rules.tokens
+    if "'" in text:
+        text = text.replace("'", _SPLIT[lang])
+        text = " ".join([tokens.get(w, w) for w in text.split()]).replace("'", "")
+    else:
+        text = " ".join([tokens.get(w, w) for w in text.split()])
+    text = f" {text} " if text else " "
+    for rule in rules.after:
+        if rule.needle in text:
+            text = rule.pattern.sub(rule.replacement, text)
+    if "  " in text:
+        text = " " + " ".join(text.split()) + " "
+    if ". ." in text or "? ?" in text:
+        text = _PUNCT_RUN.sub(r"\1", text)
+    return text
+
+
+def normalise(text: str, lang: str) -> str:
+    """The text in the normalised form the patterns of `data/` are written in.
+
+    Words are separated by exactly one space, and the result starts and ends with one, so a
+    pattern may use a space as a word edge.
+    """
+    return _finish(_base(text, lang), lang)
+
+
+def _vote(base: str, raw: str) -> str:
+    fr_words, en_words = _rules("fr").stop_words, _rules("en").stop_words
+    fr = en = 0
+    for word in base.replace("'", " ").split():
+        if word in fr_words:
+            fr += 1
+        elif word in en_words:
+            en += 1
+    if not raw.isascii() and _ACCENTED_FR.search(raw):
+        fr += 2
+    return "en" if en > fr else "fr"
+
+
+def detect_language(text: str) -> str:
+    """French or English, by a vote of stop words; accents count for French; ties go to fr."""
+    return _vote(_base(text, "fr"), text)
+
+
+def parse_language(lang: str) -> str:
+    """« fr-CA » is fr; anything but French or English is refused."""
+    short = lang.strip().lower().replace("_", "-").split("-")[0]
+    if short not in LANGUAGES:
+        raise ValueError(f"unsupported language {lang!r}: expected one of {', '.join(LANGUAGES)}")
+    return short
+
+
+def prepare(text: str, lang: str | None) -> tuple[str, str]:
+    """(language, normalised text): the language given, or detected from the same first pass."""
+    if lang is not None and lang.strip():
+        language = parse_language(lang)
+        return language, normalise(text, language)
+    base = _base(text, "fr")
+    language = _vote(base, text)
+    if language != "fr" and not text.isascii() and _EMOJI_RE.search(text):
+        base = _base(text, language)
+    return language, _finish(base, language)
