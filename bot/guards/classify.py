@@ -48,8 +48,9 @@ class Classification:
 @dataclass(frozen=True, slots=True)
 class _CrisisLists:
     blank: Keyed
-    direct: Keyed
-    generic: Keyed
+    # direct, then clinical, then generic: where a clinical phrase and a generic word start
+    # at the same token ("suicidal ideation"), the clinical reading wins.
+    judge: Labelled
     clinical: Keyed
 
 
@@ -99,7 +100,11 @@ def _crisis_lists() -> _CrisisLists:
             ("clinical", strings(data, "clinical")),
         ):
             lists[key].extend(expand(source, macros) for source in sources)
-    return _CrisisLists(**{key: Keyed(sources) for key, sources in lists.items()})
+    return _CrisisLists(
+        blank=Keyed(lists["blank"]),
+        judge=Labelled({key: lists[key] for key in ("direct", "clinical", "generic")}),
+        clinical=Keyed(lists["clinical"]),
+    )
 
 
 def _keyed(data: Mapping[str, Any], *keys: str) -> list[Keyed]:
@@ -138,10 +143,14 @@ def _weather_lists(lang: str) -> _WeatherLists:
 def _crisis(tokens: Tokens) -> bool:
     lists = _crisis_lists()
     kept = lists.blank.blank(tokens, _BLANK)
-    rest = tokens if kept is tokens.text else Tokens(kept)
-    if lists.direct.search(rest):
+    blanked = kept is not tokens.text
+    found = lists.judge.found(Tokens(kept) if blanked else tokens, overlapping=True)
+    if "direct" in found:
         return True
-    return lists.generic.search(rest) and not lists.clinical.search(tokens)
+    if "generic" not in found:
+        return False
+    # Clinical markers are read in the whole message, blanked spans included.
+    return not ("clinical" in found or (blanked and lists.clinical.search(tokens)))
 
 
 # Quoted speech: « … », “…”, "…". A patient's words reported in clinical terms are not the
@@ -157,8 +166,14 @@ def _reported(raw: str, lang: str) -> bool:
     return _crisis_lists().clinical.search(outside) and not _crisis(outside)
 
 
+# Words without which no colour answer can be red: a cheap test before the lists.
+_RED_WORDS = ("rouge", "red", "critiq", "critical", "arete", "stop")
+
+
 def _own_red(tokens: Tokens, lang: str) -> bool:
     """A red colour given as one's own, outside the colour round too (« Rouge. », "I'm at red")."""
+    if not any(word in tokens.text for word in _RED_WORDS):
+        return False
     for code in (lang, *(other for other in LANGUAGES if other != lang)):
         lists = _weather_lists(code)
         if not lists.red.search(tokens):
@@ -280,7 +295,6 @@ def negative(text: str, lang: str | None = None) -> float:
     words make 1.0): the round-level rule only needs to see a run of clearly negative messages.
     """
     language, norm = prepare(text, lang)
-    tokens = Tokens(norm)
     found = _venting_lists(language).mood.found(Tokens(norm))
     net = len(found.get("negative", ())) - len(found.get("positive", ()))
     return max(0.0, min(1.0, net / 3))

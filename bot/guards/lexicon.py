@@ -399,8 +399,12 @@ class Labelled:
         self._keys = frozenset(self._by_key)
         self._always = _named(always, order) if always else None
 
-    def found(self, tokens: Tokens) -> dict[str, set[str]]:
-        """List name → the distinct terms (matched texts) it found; absent when none."""
+    def found(self, tokens: Tokens, *, overlapping: bool = False) -> dict[str, set[str]]:
+        """List name → the distinct terms (matched texts) it found; absent when none.
+
+        With `overlapping`, every token is tried even inside an earlier match, so that a long
+        match of one list cannot hide the start of another's.
+        """
         text = tokens.text
         starts: list[tuple[int, re.Pattern[str]]] = []
         for key in self._keys & tokens.keys:
@@ -411,7 +415,7 @@ class Labelled:
             starts.sort(key=_first)
         end = -1
         for position, pattern in starts:
-            if position < end:
+            if position < end and not overlapping:
                 continue
             m = pattern.match(text, position)
             if m:
