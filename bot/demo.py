@@ -39,7 +39,9 @@ def _script(language: str) -> list[dict[str, str | int]]:
 
 
 async def run_demo(language: str = "fr") -> int:
-    setup_logging("WARNING")
+    # The transcript is the demo's output; the bot's own log lines (ids and counts) would only
+    # clutter it, so only errors show.
+    setup_logging("ERROR")
     with tempfile.TemporaryDirectory(prefix="halte-demo-") as scratch:
         workdir = Path(scratch)
         print(text(language, "demo.starting"), flush=True)
@@ -83,8 +85,12 @@ async def _play(server: LocalSynapse, workdir: Path, language: str) -> int:
     failures = 0
     async with (
         build_app(settings, transport) as app,
-        MemberClient(server.url, ids["animation"], passwords["animation"]) as moderator,
-        MemberClient(server.url, ids["membre"], passwords["membre"]) as member,
+        MemberClient(
+            server.url, ids["animation"], passwords["animation"], accept_invites_from=ids["halte"]
+        ) as moderator,
+        MemberClient(
+            server.url, ids["membre"], passwords["membre"], accept_invites_from=ids["halte"]
+        ) as member,
     ):
         bot_transport = app.services.transport
         assert isinstance(bot_transport, MatrixTransport)
@@ -106,14 +112,34 @@ async def _play(server: LocalSynapse, workdir: Path, language: str) -> int:
             rooms = {room_id: "", meeting_room: text(language, "demo.in_meeting_room") + " "}
             bot = ids["halte"]
 
-            # The moderator is in both rooms: what they see is the transcript.
+            # The moderator is in both rooms: what they see is the transcript, with what each
+            # of them receives privately (the bot's direct chats), labelled as such.
+            private_to = {
+                moderator.user_id: text(language, "demo.private_to", name=names[moderator.user_id]),
+                member.user_id: text(language, "demo.private_to", name=names[member.user_id]),
+            }
+
             def from_bot() -> list[Seen]:
-                return [s for s in moderator.seen if s.room_id in rooms and s.sender == bot]
+                shared = [s for s in moderator.seen if s.room_id in rooms and s.sender == bot]
+                direct = [
+                    s
+                    for client in (moderator, member)
+                    for s in client.seen
+                    if s.room_id in client.direct_rooms and s.sender == bot
+                ]
+                return shared + direct
+
+            def label(message: Seen) -> str:
+                if message.room_id in rooms:
+                    return rooms[message.room_id]
+                owner = moderator if message.room_id in moderator.direct_rooms else member
+                return private_to[owner.user_id] + " "
 
             def bot_reactions() -> int:
                 return sum(1 for r in moderator.reactions if r[1] == bot)
 
             shown, reacted = 0, 0
+            printed: set[str] = set()
             last_sent: dict[str, str] = {}
             for line in _script(language):
                 speaker_name = str(line.get("speaker", ""))
@@ -145,10 +171,13 @@ async def _play(server: LocalSynapse, workdir: Path, language: str) -> int:
                     failures += 1
                     print(text(language, "demo.no_reply"))
                 seen = from_bot()
-                for message in seen[shown:]:
-                    print(_indent(f"{rooms[message.room_id]}Halte : {message.body}"))
-                if bot_reactions() > reacted:
-                    print(_indent("Halte " + text(language, "demo.bot_reacted", emoji="✅")))
+                for message in _new(seen, printed):
+                    print(_indent(f"{label(message)}Halte : {message.body}"))
+                    printed.add(message.event_id)
+                for _room, _sender, _target, key in [r for r in moderator.reactions if r[1] == bot][
+                    reacted:
+                ]:
+                    print(_indent("Halte " + text(language, "demo.bot_reacted", emoji=key)))
                 shown, reacted = len(seen), bot_reactions()
         finally:
             await app.services.checkins.stop()
@@ -159,6 +188,10 @@ async def _play(server: LocalSynapse, workdir: Path, language: str) -> int:
                 await time_task
     print("\n" + text(language, "demo.done" if failures == 0 else "demo.failed", failures=failures))
     return 0 if failures == 0 else 1
+
+
+def _new(seen: list[Seen], printed: set[str]) -> list[Seen]:
+    return [message for message in seen if message.event_id not in printed]
 
 
 def _indent(block: str) -> str:

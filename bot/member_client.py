@@ -41,14 +41,20 @@ class Seen:
 
 
 class MemberClient:
-    def __init__(self, homeserver: str, user_id: str, password: str) -> None:
+    def __init__(
+        self, homeserver: str, user_id: str, password: str, *, accept_invites_from: str = ""
+    ) -> None:
         self.user_id = user_id
+        # Invites from this user (the bot's direct chats) are accepted at once, as a person
+        # would; others wait in `invites` for the script.
+        self._accept_from = accept_invites_from
         self._password = password
         self.client = AsyncClient(homeserver, user_id)
         self.seen: list[Seen] = []
         # Reactions seen: (room, sender, reacted event, key).
         self.reactions: list[tuple[str, str, str, str]] = []
         self.invites: list[str] = []
+        self.direct_rooms: set[str] = set()
         self._changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
 
@@ -86,7 +92,13 @@ class MemberClient:
                                 (room_id, event.sender, event.reacts_to, event.key)
                             )
                 for room_id, invited in response.rooms.invite.items():
-                    if any(isinstance(e, InviteMemberEvent) for e in invited.invite_state):
+                    senders = {
+                        e.sender for e in invited.invite_state if isinstance(e, InviteMemberEvent)
+                    }
+                    if self._accept_from and self._accept_from in senders:
+                        self.direct_rooms.add(room_id)
+                        await self.client.join(room_id)
+                    elif senders:
                         self.invites.append(room_id)
                 self._changed.notify_all()
 

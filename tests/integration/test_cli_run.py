@@ -116,4 +116,9 @@ def test_demo_prints_a_transcript_and_exits_zero() -> None:
     assert "Halte a réagi ✅ sur ce message" in out
     assert "[Réunion d'équipe] Halte : Ordre du jour" in out
     assert "2. Le nouvel horaire des fins de semaine" in out
+    # The guards: 🅿️ offered on technical talk; the safety net, privately, to both people.
+    assert "Halte a réagi 🅿️ sur ce message" in out
+    assert "(en privé à Karim (membre)) Halte : Je suis là" in out
+    assert "(en privé à Sophie (animation)) Halte : 🔔 Alerte confidentielle" in out
+    assert "Je vois plus de sortie" not in out.split("Alerte confidentielle")[1].split("\n")[0]
     assert "Démonstration terminée : tout a fonctionné." in out
