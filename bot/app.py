@@ -22,6 +22,7 @@ from bot.messages import (
     Reaction,
 )
 from bot.parkinglot import PARKED_ACK, is_parking_reaction, park
+from bot.privacy import record_action
 from bot.services import Services
 from commandes.registry import Command, ParseError, Registry, Role, UnknownCommand
 from stockage.parking import MAX_TEXT
@@ -91,7 +92,17 @@ class Halte:
             await command.handler(ctx, **invocation.values)
         except Exception:
             log_failure(log, "command %s failed (event %s)", command.name, message.event_id)
+            await self._audit(ctx, command, completed=False)
             await ctx.reply("errors.internal", ref=message.event_id)
+            return
+        await self._audit(ctx, command, completed=True)
+
+    async def _audit(self, ctx: Context, command: Command, *, completed: bool) -> None:
+        """The audit trail: a moderator command that ran (who, which, where, when; no text)."""
+        if command.role is Role.MODERATOR:
+            await record_action(
+                self.services, ctx.room_id, ctx.sender, command.name, completed=completed
+            )
 
     async def _refused(self, ctx: Context, command: Command) -> bool:
         """Answer and return True when the command cannot run here, by this person."""

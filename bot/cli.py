@@ -1,4 +1,4 @@
-"""`halte`: run, console, demo, check-config, migrate.
+"""`halte`: run, console, demo, check-config, migrate, export-agenda, purge, classify.
 
 Each subcommand is a thin shell over the runtime; exit codes are for the operator's scripts:
 0 success, 1 a runtime failure, 2 a configuration problem.
@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.clock import Clock
 from bot.config import ConfigError, Settings, load_settings
 from bot.i18n import text
 
@@ -49,6 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     with_config(export)
     export.add_argument("--group", required=True, help="identifiant du salon du groupe (!…)")
     export.add_argument("--format", choices=("md", "json"), default="md", dest="output")
+    purge = sub.add_parser(
+        "purge", help="efface ce qui a dépassé sa durée de conservation ([privacy])"
+    )
+    with_config(purge)
+    purge.add_argument(
+        "--dry-run", action="store_true", help="compte seulement ce qui partirait, sans effacer"
+    )
     classify = sub.add_parser(
         "classify", help="classe des messages (JSON Lines sur l'entrée standard, ou --text)"
     )
@@ -138,6 +146,40 @@ async def _export_agenda(settings: Settings, room_id: str, output: str) -> int:
     return 0
 
 
+async def _purge(settings: Settings, dry_run: bool, clock: Clock | None = None) -> int:
+    """Delete what is past its retention period (or only count it), and print the counts."""
+    from bot.clock import SystemClock
+    from bot.privacy import purge
+    from bot.runtime import DATABASE_FILE
+    from stockage.database import open_database
+    from stockage.repositories import Repositories
+
+    path = settings.data_dir / DATABASE_FILE
+    if not path.exists():
+        print(f"{path}: no database (run `halte migrate` or the bot first)", file=sys.stderr)
+        return EXIT_CONFIG
+    now = (clock or SystemClock()).now()
+    async with open_database(path) as db:
+        purged = await purge(Repositories.on(db), settings, now, dry_run=dry_run)
+    privacy = settings.privacy
+    days = {
+        "dealt_items": privacy.dealt_items_days,
+        "attendance": privacy.counts_days,
+        "participation": privacy.counts_days,
+        "safety_signals": privacy.counts_days,
+        "sent_posts": privacy.counts_days,
+        "journal": privacy.journal_days,
+    }
+    verb = "would delete" if dry_run else "deleted"
+    print(
+        f"{path}: {verb} {purged.total} row(s)" + (" (dry run, nothing deleted)" if dry_run else "")
+    )
+    for kind, count in purged.as_dict().items():
+        older = f" (older than {days[kind]} days)" if kind in days else ""
+        print(f"  {kind}: {count}{older}")
+    return 0
+
+
 def _classify(text: str | None, lang: str | None) -> int:
     """One JSON line per message: what the guards see in it (nothing is stored or logged)."""
     from bot.guards import classify_json, classify_lines
@@ -200,6 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.action == "export-agenda":
         settings = _load(args.config, need_matrix=False)
         return asyncio.run(_export_agenda(settings, args.group, args.output))
+    if args.action == "purge":
+        return asyncio.run(_purge(_load(args.config, need_matrix=False), args.dry_run))
     if args.action == "classify":
         return _classify(args.text, args.lang)
     if args.action == "demo":

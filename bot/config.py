@@ -19,6 +19,7 @@ from bot.clock import is_known_zone
 
 Language = Literal["fr", "en"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+TrustPolicy = Literal["tofu", "all", "verified"]
 
 
 def _check_user_id(value: str) -> str:
@@ -44,6 +45,17 @@ class MatrixSettings(BaseModel):
     invite_allowlist: list[str] = Field(default_factory=list)
     # Users whose events the bot ignores entirely (other bots, bridges).
     ignored_users: list[str] = Field(default_factory=list)
+    # Which members' devices receive the keys of the bot's messages in encrypted rooms:
+    # - "tofu" (trust on first use): the devices seen the first time a person is met are
+    #   trusted; a device that appears later for that person is logged as a warning, by user
+    #   id, and still gets the keys. Nobody is locked out when they change phones, at the
+    #   price of trusting a device slipped into an account the homeserver controls; the
+    #   warnings are the trace an operator can check.
+    # - "all": every device gets the keys, nothing is marked trusted, no warning.
+    # - "verified": only verified devices get the keys (after "tofu", the devices trusted on
+    #   first use stay trusted, all others are refused); a member without one is logged and
+    #   cannot read the bot in encrypted rooms.
+    trust: TrustPolicy = "tofu"
 
     @field_validator("homeserver")
     @classmethod
@@ -87,6 +99,24 @@ class SafetySettings(BaseModel):
         return self.resources_fr if language == "fr" else self.resources_en
 
 
+class PrivacySettings(BaseModel):
+    """How long Halte keeps what it stores (Law 25: the least data, for the shortest time).
+
+    A daily job deletes what is older; `halte purge --dry-run` shows what would go. Items still
+    to be dealt with and current memberships are kept as long as they are current.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Parked items dealt with (traité, fusionné, retiré), counted from their last change.
+    dealt_items_days: int = Field(default=180, ge=1, le=3650)
+    # Attendance and participation counts (from the check-in's date), safety signals (from
+    # when they happened) and the record of posts sent (from when they were queued).
+    counts_days: int = Field(default=365, ge=1, le=3650)
+    # The audit trail of moderator actions.
+    journal_days: int = Field(default=365, ge=1, le=3650)
+
+
 class Settings(BaseSettings):
     """Everything the operator sets. See `config.example.toml` for each key's meaning."""
 
@@ -110,6 +140,7 @@ class Settings(BaseSettings):
     # is back within this many minutes; later, it is skipped and moderators are told.
     checkin_grace_minutes: int = Field(default=10, ge=0, le=120)
     safety: SafetySettings = Field(default_factory=SafetySettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
 
     @field_validator("timezone")
     @classmethod

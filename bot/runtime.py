@@ -14,6 +14,7 @@ from bot.checkins import CheckinEngine
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.formats import load_formats
+from bot.privacy import arm_retention, run_retention
 from bot.scheduler import ScheduleRunner
 from bot.services import Services
 from bot.transports import Transport
@@ -106,8 +107,11 @@ async def _run_time(app: Halte) -> None:
     """Once the transport is ready: rebuild the schedules and run the check-ins' deadlines.
 
     Check-ins left open by a previous run are picked up by the engine's first tick, which is
-    what makes a restart resume at the right round.
+    what makes a restart resume at the right round. The retention purge runs every night and
+    once now, so days the bot was down are purged too.
     """
     await app.services.transport.wait_until_ready()
     await app.services.scheduler.start()
+    arm_retention(app.services)
+    await run_retention(app.services)
     await app.services.checkins.run()

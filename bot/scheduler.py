@@ -14,10 +14,12 @@ within the grace period, or skip and tell the moderators.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 
 from bot.agendas import AgendaService
@@ -159,6 +161,30 @@ class ScheduleRunner:
         if group is not None and group.meeting_room is not None:
             await self.agendas.publish(group, meeting)
         await self.arm_agenda(room_id)
+
+    def arm_daily(
+        self, name: str, job: Callable[[], Awaitable[None]], at: time, zone: ZoneInfo
+    ) -> None:
+        """Run `job` every day at `at`, wall-clock time in `zone` (housekeeping such as the
+        retention purge). Jobs live in memory: days the bot was down are the caller's to
+        cover, for example by running the job once at start."""
+        self.scheduler.add_job(
+            job,
+            CronTrigger(hour=at.hour, minute=at.minute, timezone=zone),
+            id=name,
+            replace_existing=True,
+            misfire_grace_time=int(timedelta(hours=12).total_seconds()),
+            coalesce=True,
+            max_instances=1,
+        )
+
+    def next_daily(self, name: str) -> datetime | None:
+        """When the daily job `name` runs next, after the clock's now (for tests)."""
+        job = self.scheduler.get_job(name)
+        if job is None:
+            return None
+        run: datetime | None = job.trigger.get_next_fire_time(None, self.clock.now())
+        return run
 
     def _remove(self, job: str) -> None:
         if self.scheduler.get_job(job) is not None:

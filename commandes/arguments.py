@@ -10,14 +10,28 @@ from datetime import date, time
 from typing import Any, Protocol
 
 from bot.clock import is_known_zone
-from bot.i18n import text
+from bot.i18n import shorten, text
+
+#: How much of a typed word an error quotes back. A single 64 KiB word must not make the reply
+#: too large for one Matrix event (64 KiB, body and HTML together), nor fill the room.
+ECHO_LIMIT = 80
+
+
+def echo(typed: str) -> str:
+    """A person's word as an error message quotes it: at most `ECHO_LIMIT` characters."""
+    return shorten(typed, ECHO_LIMIT)
 
 
 class BadArgument(Exception):
-    """The argument cannot be used; `key` and `params` name the catalogue text explaining why."""
+    """The argument cannot be used; `key` and `params` name the catalogue text explaining why.
+
+    The typed `value`, when given, is quoted back shortened (see `ECHO_LIMIT`).
+    """
 
     def __init__(self, key: str, **params: Any) -> None:
         super().__init__(key)
+        if isinstance(params.get("value"), str):
+            params["value"] = echo(params["value"])
         self.key = key
         self.params = params
 
@@ -28,10 +42,12 @@ class ArgType(Protocol):
         ...
 
 
+_FOLD = str.maketrans("àâäçéèêëîïôöùûüÿœæ", "aaaceeeeiioouuuyoa")
+
+
 def fold(word: str) -> str:
     """Lower-case and strip French accents, so « séance » and « seance » are the same word."""
-    table = str.maketrans("àâäçéèêëîïôöùûüÿœæ", "aaaceeeeiioouuuyoa")
-    return word.lower().translate(table)
+    return word.lower().translate(_FOLD)
 
 
 @dataclass(frozen=True)

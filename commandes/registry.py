@@ -17,7 +17,7 @@ from enum import IntEnum
 from typing import Any
 
 from bot.i18n import text
-from commandes.arguments import Arg, BadArgument, fold
+from commandes.arguments import Arg, BadArgument, echo, fold
 
 Handler = Callable[..., Awaitable[None]]
 PREFIXES = ("!", "/")
@@ -157,7 +157,8 @@ class Registry:
     def parse(self, body: str) -> Invocation:
         """Find the command in `body` (a command text) and bind its arguments."""
         tokens = list(_TOKEN.finditer(body[1:]))
-        words = [fold(t.group()) for t in tokens]
+        # A command name is one or two words: the rest (maybe 64 KiB of them) is arguments.
+        words = [fold(t.group()) for t in tokens[:2]]
         for width in (2, 1):
             if len(words) >= width:
                 command = self._by_name.get(" ".join(words[:width]))
@@ -168,7 +169,7 @@ class Registry:
         close = difflib.get_close_matches(" ".join(words[:2]), self.names(), n=1, cutoff=0.6)
         if not close:
             close = difflib.get_close_matches(typed, self.names(), n=1, cutoff=0.6)
-        raise UnknownCommand(typed, close[0] if close else None, family)
+        raise UnknownCommand(echo(typed), close[0] if close else None, family)
 
     def _bind(self, command: Command, line: str, tokens: list[re.Match[str]]) -> dict[str, Any]:
         values: dict[str, Any] = {arg.name: arg.default for arg in command.args}
@@ -176,7 +177,7 @@ class Registry:
         index = 0
         while index < len(tokens):
             if position >= len(command.args):
-                raise ParseError(command, "errors.too_many", extra=tokens[index].group())
+                raise ParseError(command, "errors.too_many", extra=echo(tokens[index].group()))
             arg = command.args[position]
             if arg.rest:
                 values[arg.name] = self._parse(command, arg, line[tokens[index].start() :])

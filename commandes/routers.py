@@ -1,6 +1,15 @@
 """The explicit list of command families the bot includes, in the order `!aide` shows them."""
 
-from commandes import aide, gardes, groupe, horaire, ordre_du_jour, seance, stationnement
+from commandes import (
+    aide,
+    confidentialite,
+    gardes,
+    groupe,
+    horaire,
+    ordre_du_jour,
+    seance,
+    stationnement,
+)
 from commandes.registry import Registry, Router
 
 ROUTERS: tuple[Router, ...] = (
@@ -11,6 +20,7 @@ ROUTERS: tuple[Router, ...] = (
     stationnement.router,
     ordre_du_jour.router,
     gardes.router,
+    confidentialite.router,
 )
 
 

@@ -9,6 +9,7 @@ from stockage.database import Database
 from stockage.events import ProcessedEventRepository
 from stockage.groups import GroupRepository, MemberRepository
 from stockage.parking import MeetingScheduleRepository, ParkingRepository
+from stockage.privacy import AuditRepository, PrivacyRepository
 from stockage.safety import SafetyRepository
 from stockage.schedules import ScheduleRepository
 
@@ -23,6 +24,8 @@ class Repositories:
     parking: ParkingRepository
     meetings: MeetingScheduleRepository
     safety: SafetyRepository
+    privacy: PrivacyRepository
+    audit: AuditRepository
 
     @classmethod
     def on(cls, db: Database) -> Repositories:
@@ -35,4 +38,6 @@ class Repositories:
             parking=ParkingRepository(db),
             meetings=MeetingScheduleRepository(db),
             safety=SafetyRepository(db),
+            privacy=PrivacyRepository(db),
+            audit=AuditRepository(db),
         )
