@@ -14,6 +14,7 @@ from bot.checkins import CheckinEngine
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.formats import load_formats
+from bot.guards import warm_up as warm_up_guards
 from bot.privacy import arm_retention, run_retention
 from bot.scheduler import ScheduleRunner
 from bot.services import Services
@@ -71,6 +72,9 @@ async def build_app(
             agendas=agendas,
             scheduler=runner,
         )
+        # Compile the guards' word lists now, not on the first message: the safety net must
+        # answer a person in crisis within two seconds, also right after a start.
+        warm_up_guards()
         yield Halte(services, build_registry())
 
 

@@ -9,6 +9,13 @@ shape the module:
   fresh database, must not answer commands typed hours earlier.
 - The homeserver going away is normal (upgrades, restarts): the loop waits with exponential
   backoff and resumes from the saved token instead of exiting.
+- Encrypted rooms never fail silently. The crypto store lives in `data_dir/crypto/`, keyed by
+  the bot's user and device (kept across restarts by `credentials.json`); keys are uploaded,
+  queried and claimed after login and after every sync, as nio's `sync_forever` would. A
+  message nio could not decrypt is logged by event id, retried when its key arrives, and its
+  sender is told privately what to do. Before the bot posts in an encrypted room, the room
+  key is shared with members' devices according to `MatrixSettings.trust` (`plan_trust`).
+  Reactions (`m.reaction`) stay unencrypted: nio does not encrypt them.
 
 matrix-nio ships no type hints, so its objects are `Any` here; they are converted at once into
 `bot.messages` values and never leave the module.
@@ -17,14 +24,19 @@ matrix-nio ships no type hints, so its objects are `Any` here; they are converte
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import json
 import logging
 import os
 import random
 import secrets
+import time
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Protocol, Self, TypeVar
@@ -33,16 +45,25 @@ from aiohttp import ClientError
 from nio import (
     AsyncClient,
     AsyncClientConfig,
+    EncryptionError,
     ErrorResponse,
+    Event,
+    GroupEncryptionError,
     InviteMemberEvent,
+    LocalProtocolError,
+    MatrixRoom,
+    MegolmEvent,
+    OlmUnverifiedDeviceError,
     ReactionEvent,
     RoomCreateEvent,
     RoomMemberEvent,
     RoomMessageText,
     RoomPreset,
 )
+from nio.store import SqliteStore
 
-from bot.config import MatrixSettings
+from bot.config import MatrixSettings, TrustPolicy
+from bot.i18n import Rendered, join, render
 from bot.logs import log_failure
 from bot.messages import (
     Direct,
@@ -60,13 +81,20 @@ from bot.transports import IncomingHandler
 __all__ = [
     "CREATOR_POWER_LEVEL",
     "Backoff",
+    "DeviceTrust",
+    "KnownDevice",
     "MatrixLoginError",
     "MatrixStateStore",
     "MatrixTransport",
+    "NoticePacer",
     "SendError",
+    "TrustPlan",
+    "describe_undecryptable",
     "invite_allowed",
+    "plan_trust",
     "to_incoming",
     "transaction_id",
+    "undecryptable_notice",
 ]
 
 logger = logging.getLogger(__name__)
@@ -84,6 +112,18 @@ MAX_RATE_LIMITED: Final = 8
 #: sync loop's business, with its own backoff.
 MAX_CONNECTION_RETRIES: Final = 2
 CREDENTIALS_FILE: Final = "credentials.json"
+#: The crypto store's directory inside the data directory (mode 0700, its files 0600).
+CRYPTO_DIR: Final = "crypto"
+MEGOLM_ALGORITHM: Final = "m.megolm.v1.aes-sha2"
+#: How long an undecryptable message may wait for its key (it can come in a later sync,
+#: notably over federation) before its sender is told. Read at construction, so tests can
+#: shorten it.
+DECRYPT_GRACE_S: Final = 3.0
+#: At most one "I could not read your message" per sender and room in this many seconds.
+UNDECRYPTABLE_NOTICE_INTERVAL_S: Final = 600.0
+#: Undecryptable events are retried after each sync for this long, at most this many.
+PENDING_DECRYPT_WINDOW_S: Final = 600.0
+PENDING_DECRYPT_MAX: Final = 256
 #: What `power_level` answers for a room creator in room version 12 and later: there creators
 #: outrank everyone and are absent from `m.room.power_levels` (MSC4289), which nio 0.26 does not
 #: know, so it would report them at `users_default`. Above anything a power_levels event holds.
@@ -350,28 +390,192 @@ def _inviter(invite_state: Sequence[Any], own_user_id: str) -> str | None:
     return None
 
 
+class DeviceTrust(StrEnum):
+    """A device's trust state in nio's device store (the names of nio's `TrustState`)."""
+
+    UNSET = "unset"
+    VERIFIED = "verified"
+    IGNORED = "ignored"  # receives room keys without being trusted
+    BLACKLISTED = "blacklisted"  # never receives room keys
+
+
+@dataclass(frozen=True, slots=True)
+class KnownDevice:
+    """One device of a room member, as the bot's device store knows it."""
+
+    user_id: str
+    device_id: str
+    trust: DeviceTrust
+    deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TrustPlan:
+    """What to change before sharing a room key, and what to tell the operator.
+
+    `changes` are (device, new state); `new_devices` (tofu) are (user, device ids) that
+    appeared after the person was first met; `unreadable` (verified) are members left
+    without any verified device, who cannot read the bot.
+    """
+
+    changes: tuple[tuple[KnownDevice, DeviceTrust], ...] = ()
+    new_devices: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    unreadable: tuple[str, ...] = ()
+
+
+def plan_trust(
+    policy: TrustPolicy, devices: Mapping[str, Sequence[KnownDevice]], *, own_user_id: str
+) -> TrustPlan:
+    """Decide each member device's trust state under `policy` (see `MatrixSettings.trust`).
+
+    Devices nobody decided on yet are UNSET; BLACKLISTED ones were refused by "verified",
+    and another policy decides on them afresh, so switching policy never locks anyone out
+    for good. With "tofu", a person is "met" once one of their devices (deleted ones
+    included) is VERIFIED or IGNORED: before that, all their devices are trusted (first
+    use); after, a new device gets the keys as IGNORED, never VERIFIED, and is reported.
+    A device whose signing key changes under the same id is refused by nio itself (it keeps
+    the old key and logs it), whatever the policy.
+    """
+    changes: list[tuple[KnownDevice, DeviceTrust]] = []
+    new_devices: list[tuple[str, tuple[str, ...]]] = []
+    unreadable: list[str] = []
+    for user_id in sorted(devices):
+        known = devices[user_id]
+        active = [device for device in known if not device.deleted]
+        if policy == "verified":
+            changes.extend(
+                (device, DeviceTrust.BLACKLISTED)
+                for device in active
+                if device.trust in (DeviceTrust.UNSET, DeviceTrust.IGNORED)
+            )
+            if user_id != own_user_id and not any(
+                device.trust is DeviceTrust.VERIFIED for device in active
+            ):
+                unreadable.append(user_id)
+            continue
+        undecided = [
+            device
+            for device in active
+            if device.trust in (DeviceTrust.UNSET, DeviceTrust.BLACKLISTED)
+        ]
+        if not undecided:
+            continue
+        if policy == "all":
+            changes.extend((device, DeviceTrust.IGNORED) for device in undecided)
+            continue
+        met = any(device.trust in (DeviceTrust.VERIFIED, DeviceTrust.IGNORED) for device in known)
+        if met:
+            changes.extend((device, DeviceTrust.IGNORED) for device in undecided)
+            new_devices.append((user_id, tuple(device.device_id for device in undecided)))
+        else:
+            changes.extend((device, DeviceTrust.VERIFIED) for device in undecided)
+    return TrustPlan(tuple(changes), tuple(new_devices), tuple(unreadable))
+
+
+class NoticePacer:
+    """At most one notice per key in `interval` seconds. Pure: the caller passes the time."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._last: dict[Hashable, float] = {}
+
+    def allow(self, key: Hashable, now: float) -> bool:
+        """Whether a notice for `key` may go out at `now`; if so, it is counted as sent."""
+        self._last = {k: t for k, t in self._last.items() if now - t < self._interval}
+        if key in self._last:
+            return False
+        self._last[key] = now
+        return True
+
+
+def describe_undecryptable(
+    *, algorithm: str, session_known: bool, device_id: str, session_id: str
+) -> str:
+    """Why a message could not be decrypted, for the logs (ids only, never content)."""
+    if algorithm != MEGOLM_ALGORITHM:
+        return f"unsupported algorithm {algorithm}"
+    if not session_known:
+        return (
+            f"no room key for session {session_id} of device {device_id} "
+            "(the sender's client did not share it with the bot's device)"
+        )
+    return (
+        f"the room key of session {session_id} of device {device_id} does not open this "
+        "message (known only from a later message on, or a replayed message)"
+    )
+
+
+def undecryptable_notice(room_name: str) -> Rendered:
+    """The private message to a sender the bot could not read: French, English underneath.
+
+    The transport does not know the group's language, so it says it in both.
+    """
+    return join(
+        [
+            render("fr", "e2ee.cannot_decrypt", room=room_name),
+            render("en", "e2ee.cannot_decrypt", room=room_name),
+        ],
+        "\n\n",
+    )
+
+
+@dataclass(slots=True)
+class _Undecrypted:
+    """An event nio could not decrypt, kept in memory (ciphertext only) for a retry."""
+
+    room_id: str
+    event: Any  # nio's MegolmEvent
+    since: float
+    retry: bool = True  # False once its key proved unable to open it
+
+
 def _describe(exc: BaseException) -> str:
     """A short reason for the logs; exception texts here carry URLs and codes, not secrets."""
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _new_client(homeserver: str, user_id: str) -> Any:
-    """The one place the nio client is built (E2EE will be switched on here).
+    """The one place the nio client is built, end-to-end encryption on.
 
     nio's `_send` already retries 429 `M_LIMIT_EXCEEDED`, sleeping `retry_after_ms` each
     time; `max_limit_exceeded` bounds that so a throttled send ends as a `SendError` instead of
     waiting forever. `max_timeouts` keeps nio's own retries of connection errors short (they
     reuse the transaction id, so they cannot duplicate a message); `request_timeout` bounds
     every request but the long-poll sync, whose timeout nio derives from the sync's own.
+
+    `SqliteStore` keeps the whole crypto state, device trust included, in one SQLite file
+    (nio's default store writes trust to plain-text files beside it). No `store_path` yet:
+    the store is keyed by device, known only after login, and `_open_crypto_store` opens it
+    then, once its file exists with mode 0600.
     """
     config = AsyncClientConfig(
         max_limit_exceeded=MAX_RATE_LIMITED,
         max_timeouts=MAX_CONNECTION_RETRIES,
         request_timeout=REQUEST_TIMEOUT_S,
-        encryption_enabled=False,
+        encryption_enabled=True,
+        store=SqliteStore,
         store_sync_tokens=False,
     )
     return AsyncClient(homeserver, user_id, config=config)
+
+
+def _crypto_store_name(user_id: str, device_id: str) -> str:
+    """The crypto store's file name: one per account and device, so a new device (after a
+    lost `credentials.json`) never reuses another device's keys."""
+    return f"{user_id}_{device_id}.db"
+
+
+def _private_dir(path: Path) -> None:
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)  # mkdir's mode is filtered by the umask, and an old one may be wider
+
+
+def _private_file(path: Path) -> None:
+    """Create `path` empty and owner-only if missing (SQLite accepts an empty file as a new
+    database, and gives its journal the same mode); tighten it if it exists."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    path.chmod(0o600)
 
 
 def _read_credentials(path: Path) -> dict[str, str] | None:
@@ -420,11 +624,14 @@ class MatrixTransport:
         store: MatrixStateStore,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
         self._credentials_path = data_dir / CREDENTIALS_FILE
+        self._crypto_dir = data_dir / CRYPTO_DIR
         self._store = store
         self._sleep = sleep
+        self._monotonic = monotonic
         self._client: Any = _new_client(settings.homeserver, settings.user_id)
         self._ignored = frozenset(settings.ignored_users)
         self._allowlist = frozenset(settings.invite_allowlist)
@@ -439,6 +646,15 @@ class MatrixTransport:
         self._ready = asyncio.Event()
         # Notified after every handled sync, for callers waiting on the synced state.
         self._synced = asyncio.Condition()
+        # -- encryption --
+        self._decrypt_grace = DECRYPT_GRACE_S
+        # Undecryptable events by id, retried after each sync in case their key arrives late.
+        self._undecrypted: dict[str, _Undecrypted] = {}
+        self._notice_pacer = NoticePacer(UNDECRYPTABLE_NOTICE_INTERVAL_S)
+        self._share_locks: dict[str, asyncio.Lock] = {}
+        self._keys_refused = False
+        # Background work (telling a sender their message was unreadable): cancelled at exit.
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> Self:
         return self
@@ -450,6 +666,7 @@ class MatrixTransport:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+        await self._cancel_tasks()
         await self._client.close()
 
     # -- Transport protocol -------------------------------------------------------------------
@@ -552,6 +769,7 @@ class MatrixTransport:
                     except _Stopped:
                         break
         finally:
+            await self._cancel_tasks()
             await self._client.close()
             logger.info("Matrix sync loop stopped")
 
@@ -605,6 +823,18 @@ class MatrixTransport:
             ):
                 logger.info("%s is for another account; ignoring it", self._credentials_path)
                 saved = None
+            if (
+                saved is not None
+                and settings.password is not None
+                and not self._crypto_path(saved["user_id"], saved["device_id"]).exists()
+            ):
+                # The device's encryption keys are lost (or never existed): a new crypto
+                # store on the old device would clash with the keys the homeserver holds.
+                logger.warning(
+                    "no crypto store for device %s; logging in as a new device",
+                    saved["device_id"],
+                )
+                saved = None
             if saved is not None:
                 self._client.restore_login(
                     saved["user_id"], saved["device_id"], saved["access_token"]
@@ -616,7 +846,11 @@ class MatrixTransport:
                 await self._login_with_token(settings.access_token.get_secret_value())
             else:
                 await self._login_with_password()
+            self._open_crypto_store()
             self._logged_in = True
+            # The device's keys go up before the first sync, so members' clients can share
+            # room keys with it from the start.
+            await self._crypto_upkeep()
 
     async def _login_with_token(self, token: str) -> None:
         self._client.user_id = self._settings.user_id
@@ -687,6 +921,9 @@ class MatrixTransport:
         self._ready.set()
         async with self._synced:
             self._synced.notify_all()
+        # After the token is saved: a failure here must not make the batch be handled again
+        # (nio would not decrypt it a second time).
+        await self._crypto_upkeep()
 
     async def _sync(self, *, since: str | None, full_state: bool, timeout_ms: int | None) -> Any:
         response = await self._until_stopped(
@@ -729,15 +966,23 @@ class MatrixTransport:
             # A newly joined room always comes "limited"; only a gap elsewhere loses events.
             if info.timeline.limited and len(events) == len(info.timeline.events):
                 logger.warning("room %s: timeline gap, older events were skipped", room_id)
-            room = self._client.rooms.get(room_id)
-            is_direct = room is not None and int(room.member_count) <= 2
+            is_direct = self._is_direct(room_id)
             for event in events:
+                if isinstance(event, MegolmEvent):
+                    # nio replaces what it can decrypt; what is left has no usable key.
+                    self._undecryptable(event, room_id)
+                    continue
                 incoming = self._convert(event, room_id, is_direct)
                 if incoming is not None:
                     if self._stopping.is_set():
                         return False
                     await self._deliver(handler, incoming)
                     count += 1
+        for incoming in self._late_decryptions():
+            if self._stopping.is_set():
+                return False
+            await self._deliver(handler, incoming)
+            count += 1
         for room_id, info in response.rooms.leave.items():
             # nio ignores left rooms entirely: report the bot's departure ourselves and drop the
             # room from the cache, so `power_level` and direct rooms stop relying on it.
@@ -756,6 +1001,10 @@ class MatrixTransport:
         if count:
             logger.debug("sync delivered %d events", count)
         return True
+
+    def _is_direct(self, room_id: str) -> bool:
+        room = self._client.rooms.get(room_id)
+        return room is not None and int(room.member_count) <= 2
 
     def _convert(self, event: Any, room_id: str, is_direct: bool) -> Incoming | None:
         return to_incoming(
@@ -818,6 +1067,310 @@ class MatrixTransport:
             raise _Stopped
         return task.result()
 
+    # -- encryption ---------------------------------------------------------------------------
+
+    def _crypto_path(self, user_id: str, device_id: str) -> Path:
+        return self._crypto_dir / _crypto_store_name(user_id, device_id)
+
+    def _open_crypto_store(self) -> None:
+        """Open (or create) the device's crypto store: directory 0700, files 0600."""
+        client = self._client
+        if client.olm is not None:
+            return
+        if not client.device_id:
+            logger.warning(
+                "encryption off: the homeserver did not tell which device the token belongs to"
+            )
+            return
+        _private_dir(self._crypto_dir)
+        path = self._crypto_path(str(client.user_id), str(client.device_id))
+        _private_file(path)
+        client.store_path = str(self._crypto_dir)
+        client.config = dataclasses.replace(client.config, store_name=path.name)
+        client.load_store()
+        for leftover in self._crypto_dir.iterdir():  # journals of an earlier run
+            if leftover.is_file():
+                leftover.chmod(0o600)
+        logger.info(
+            "end-to-end encryption on for device %s (trust policy: %s)",
+            client.device_id,
+            self._settings.trust,
+        )
+
+    async def _crypto_upkeep(self) -> None:
+        """What nio's `sync_forever` does between syncs and our own loop must do too.
+
+        Upload the device's keys and fresh one-time keys, query the device keys of members
+        who are new or changed theirs, claim one-time keys to mend broken (wedged) Olm
+        sessions, and send the to-device messages nio queued (its key re-requests among
+        them). Network errors propagate to the sync loop's backoff; refusals are logged.
+        """
+        client = self._client
+        if client.olm is None:
+            return
+        if client.should_upload_keys and not self._keys_refused:
+            response = await client.keys_upload()
+            if isinstance(response, ErrorResponse):
+                # Retrying after every sync would only repeat the refusal in the logs.
+                self._keys_refused = True
+                logger.error(
+                    "the homeserver refused device %s's encryption keys (%s); if its crypto "
+                    "store was lost, log the bot in as a new device",
+                    client.device_id,
+                    response.status_code,
+                )
+        if client.should_query_keys:
+            response = await client.keys_query()
+            if isinstance(response, ErrorResponse):
+                logger.warning("device keys query failed: %s", response.status_code)
+        if client.should_claim_keys:
+            response = await client.keys_claim(client.get_users_for_key_claiming())
+            if isinstance(response, ErrorResponse):
+                logger.warning("one-time keys claim failed: %s", response.status_code)
+        if client.outgoing_to_device_messages:
+            for response in await client.send_to_device_messages():
+                if isinstance(response, ErrorResponse):
+                    logger.warning("to-device message not sent: %s", response.status_code)
+
+    def _undecryptable(self, event: Any, room_id: str) -> None:
+        """Log an event nio could not decrypt, keep it for a retry, and have its sender told."""
+        sender = str(event.sender)
+        event_id = str(event.event_id)
+        if sender == self.user_id or sender in self._ignored:
+            logger.debug("skipped undecryptable event %s in room %s", event_id, room_id)
+            return
+        logger.warning(
+            "event %s in room %s from %s could not be decrypted: %s",
+            event_id,
+            room_id,
+            sender,
+            describe_undecryptable(
+                algorithm=str(event.algorithm),
+                session_known=self._session_known(event, room_id),
+                device_id=str(event.device_id),
+                session_id=str(event.session_id),
+            ),
+        )
+        if event_id in self._undecrypted:
+            return  # a replayed batch; its sender is already being told
+        self._undecrypted[event_id] = _Undecrypted(room_id, event, self._monotonic())
+        while len(self._undecrypted) > PENDING_DECRYPT_MAX:
+            del self._undecrypted[next(iter(self._undecrypted))]
+        self._spawn(self._explain_undecryptable(event, room_id))
+
+    def _session_known(self, event: Any, room_id: str) -> bool:
+        """Whether the room key of `event`'s session is in the store (a lookup, no side effect)."""
+        olm = self._client.olm
+        if olm is None or not event.sender_key or not event.session_id:
+            return False
+        return olm.inbound_group_store.get(room_id, event.sender_key, event.session_id) is not None
+
+    def _late_decryptions(self) -> list[Incoming]:
+        """Events whose room key has arrived since, decrypted and converted; stale ones dropped."""
+        now = self._monotonic()
+        found: list[Incoming] = []
+        for event_id, pending in list(self._undecrypted.items()):
+            room_id = pending.room_id
+            if now - pending.since > PENDING_DECRYPT_WINDOW_S:
+                del self._undecrypted[event_id]
+                if pending.retry:
+                    logger.info("event %s in room %s: its room key never came", event_id, room_id)
+                continue
+            if not pending.retry or not self._session_known(pending.event, room_id):
+                continue
+            try:
+                decrypted = self._client.decrypt_event(pending.event)
+            except EncryptionError as exc:
+                # Kept (not retried) until the window ends: its sender is still to be told.
+                pending.retry = False
+                logger.warning("event %s in room %s still unreadable: %s", event_id, room_id, exc)
+                continue
+            del self._undecrypted[event_id]
+            logger.info("event %s in room %s decrypted once its key came", event_id, room_id)
+            incoming = self._convert(decrypted, room_id, self._is_direct(room_id))
+            if incoming is not None:
+                found.append(incoming)
+        return found
+
+    async def _explain_undecryptable(self, event: Any, room_id: str) -> None:
+        """Ask for the key, give it a moment to come, then tell the sender privately (paced)."""
+        sender = str(event.sender)
+        event_id = str(event.event_id)
+        # nio 0.26 sends this request to the bot's own other sessions only, and accepts a
+        # forwarded key only from those it trusts: it helps when such a session (an operator's
+        # Element logged in as the bot) holds the key. The sender's own client is reached by
+        # the private message below, and nio's wedged-session repair runs in `_crypto_upkeep`.
+        try:
+            response = await self._client.request_room_key(event)
+            if isinstance(response, ErrorResponse):
+                logger.info("room key request for event %s failed: %s", event_id, response)
+        except LocalProtocolError:
+            pass  # already requested for this session
+        except (ClientError, TimeoutError) as exc:
+            logger.info("room key request for event %s failed: %s", event_id, _describe(exc))
+        await self._sleep(self._decrypt_grace)
+        if event_id not in self._undecrypted:
+            return  # its key came in time
+        if not self._notice_pacer.allow((sender, room_id), self._monotonic()):
+            logger.info(
+                "%s was already told recently about unreadable messages in room %s",
+                sender,
+                room_id,
+            )
+            return
+        notice = undecryptable_notice(self.room_name(room_id))
+        try:
+            await self.send(Direct(user_id=sender, body=notice.body, html=notice.html))
+        except SendError as exc:
+            logger.warning(
+                "could not tell %s that event %s was unreadable: %s", sender, event_id, exc
+            )
+            return
+        logger.info(
+            "told %s privately that event %s in room %s could not be decrypted",
+            sender,
+            event_id,
+            room_id,
+        )
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            logger.error("background task failed: %s", _describe(exc))
+
+    async def _cancel_tasks(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+
+    async def _known_room(self, room_id: str) -> Any:
+        """nio's room object for `room_id`, loaded from the room's state if no sync has shown it.
+
+        A direct room the bot has just created is not synced yet, and nio will not send to a
+        room it does not know once encryption is on: one state request gives it the room's
+        members and whether it is encrypted (a server may encrypt new rooms by default).
+        """
+        client = self._client
+        room = client.rooms.get(room_id)
+        if room is not None:
+            return room
+        response = await client.room_get_state(room_id)
+        if isinstance(response, ErrorResponse):
+            raise SendError(
+                f"could not read the state of room {room_id}: {response}",
+                errcode=response.status_code,
+            )
+        room = MatrixRoom(room_id, self.user_id)
+        for source in response.events:
+            event = Event.parse_event(source)
+            if isinstance(event, RoomMemberEvent):
+                room.handle_membership(event)
+            else:
+                room.handle_event(event)
+        room.members_synced = True
+        if room_id in client.rooms:  # a sync got there meanwhile
+            return client.rooms[room_id]
+        client.rooms[room_id] = room
+        if room.encrypted and client.olm is not None:
+            client.encrypted_rooms.add(room_id)
+            client.olm.update_tracked_users(room)
+        return room
+
+    async def _share_room_key(self, room_id: str) -> None:
+        """Before posting in an encrypted room: members' device keys known, trust decided,
+        and the room key shared with the devices the trust policy allows.
+
+        nio's `room_send` would share too, but without our trust decisions; one lock per
+        room, so two posts at once share one key.
+        """
+        client = self._client
+        room = await self._known_room(room_id)
+        if client.olm is None or not room.encrypted:
+            return
+        lock = self._share_locks.setdefault(room_id, asyncio.Lock())
+        async with lock:
+            if not room.members_synced:
+                response = await client.joined_members(room_id)
+                if isinstance(response, ErrorResponse):
+                    raise SendError(
+                        f"could not list the members of {room_id}: {response}",
+                        errcode=response.status_code,
+                    )
+            if client.should_query_keys:
+                response = await client.keys_query()
+                if isinstance(response, ErrorResponse):
+                    logger.warning("device keys query failed: %s", response.status_code)
+            if not client.olm.should_share_group_session(room_id):
+                return
+            if room_id in client.sharing_session:  # nio's own share, from room_send
+                await client.sharing_session[room_id].wait()
+                return
+            for attempt in (1, 2):
+                self._apply_trust(room_id)
+                try:
+                    await client.share_group_session(
+                        room_id, ignore_unverified_devices=self._settings.trust != "verified"
+                    )
+                    return
+                except OlmUnverifiedDeviceError:
+                    # A device arrived between the decisions and the sharing: decide again.
+                    if attempt == 2:
+                        raise
+
+    def _apply_trust(self, room_id: str) -> None:
+        """Apply `plan_trust` to the devices of `room_id`'s members, in nio's device store."""
+        client = self._client
+        room = client.rooms.get(room_id)
+        if room is None or client.olm is None:
+            return
+        members = set(room.users)
+        devices: dict[str, list[Any]] = {user: [] for user in members}
+        for user_id, by_id in client.device_store.items():
+            if user_id in members:
+                devices[user_id] = list(by_id.values())
+        views = {
+            user_id: [
+                KnownDevice(
+                    user_id, str(d.device_id), DeviceTrust(d.trust_state.name), bool(d.deleted)
+                )
+                for d in user_devices
+            ]
+            for user_id, user_devices in devices.items()
+        }
+        plan = plan_trust(self._settings.trust, views, own_user_id=self.user_id)
+        nio_device = {
+            (str(d.user_id), str(d.device_id)): d for found in devices.values() for d in found
+        }
+        apply = {
+            DeviceTrust.VERIFIED: client.verify_device,
+            DeviceTrust.IGNORED: client.ignore_device,
+            DeviceTrust.BLACKLISTED: client.blacklist_device,
+        }
+        for view, state in plan.changes:
+            apply[state](nio_device[(view.user_id, view.device_id)])
+            logger.debug("device %s of %s is now %s", view.device_id, view.user_id, state)
+        for user_id, device_ids in plan.new_devices:
+            logger.warning(
+                "%s has new encryption keys (device %s) since they were first met; sharing "
+                "room keys with them anyway (trust policy: tofu)",
+                user_id,
+                ", ".join(device_ids),
+            )
+        for user_id in plan.unreadable:
+            logger.warning(
+                "room %s: %s has no verified device, so cannot read the bot here "
+                "(trust policy: verified)",
+                room_id,
+                user_id,
+            )
+
     # -- send ---------------------------------------------------------------------------------
 
     async def _send_text(
@@ -840,17 +1393,31 @@ class MatrixTransport:
     async def _room_send(
         self, room_id: str, event_type: str, content: dict[str, Any], key: str | None
     ) -> str:
+        if self._client.olm is None and room_id in self._client.encrypted_rooms:
+            # Without a crypto store nio would post in clear into an encrypted room.
+            raise SendError(f"cannot encrypt for {room_id}: encryption is off for this device")
         try:
+            if self._client.olm is not None:
+                await self._share_room_key(room_id)
+            # Encrypted in an encrypted room, except reactions: nio sends those in clear.
             response = await self._client.room_send(
                 room_id,
                 event_type,
                 content,
                 tx_id=transaction_id(key) if key is not None else None,
+                ignore_unverified_devices=self._settings.trust != "verified",
             )
         except (ClientError, TimeoutError) as exc:
             raise SendError(
                 f"homeserver unreachable while sending to {room_id}: {_describe(exc)}"
             ) from exc
+        except (
+            LocalProtocolError,
+            OlmUnverifiedDeviceError,
+            EncryptionError,
+            GroupEncryptionError,
+        ) as exc:
+            raise SendError(f"could not encrypt for {room_id}: {_describe(exc)}") from exc
         if isinstance(response, ErrorResponse):
             raise SendError(
                 f"could not send {event_type} to {room_id}: {response}",
