@@ -20,6 +20,15 @@ from bot.guards.classify import (
 from bot.guards.normalise import detect_language, normalise
 from bot.guards.rounds import dominates, far_longer, negative_run
 
+
+def warm_up() -> None:
+    """Load and compile every word list once (a first classification costs most of a second)."""
+    for lang in ("fr", "en"):
+        classify("", lang)
+        is_red_weather("", lang)
+        negative("", lang)
+
+
 __all__ = [
     "BLAME",
     "LONG",
@@ -37,4 +46,5 @@ __all__ = [
     "negative_run",
     "normalise",
     "to_json",
+    "warm_up",
 ]
