@@ -48,18 +48,33 @@ class Classification:
 @dataclass(frozen=True, slots=True)
 class _CrisisLists:
     blank: Keyed
-    # direct, then clinical, then generic: where a clinical phrase and a generic word start
-    # at the same token ("suicidal ideation"), the clinical reading wins.
-    judge: Labelled
+    direct: Keyed
+    generic: Keyed
     clinical: Keyed
+    # Per language, the concepts written first in the combos: every combo needs one of them,
+    # so a message without any is done with in one quick search.
+    anchors: dict[str, Keyed]
+    # direct, generic and all anchors in one list: most messages match none of them, and one
+    # search that says so costs less than three.
+    screen: Keyed
+
+
+@dataclass(frozen=True, slots=True)
+class _Concepts:
+    lists: Labelled
+    combos: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
 class _TechnicalLists:
     lists: Labelled
     threshold: int
+    # A message is technical about something: without a work object, an agenda word or a
+    # minor object there is nothing to park, whatever else it says (and nothing more to read).
+    topic: Keyed
 
 
+# Each distinct term a list finds adds its weight (see data/technical.fr.toml).
 _TECHNICAL_WEIGHTS = {
     "objects": 2,
     "minor": 1,
@@ -72,8 +87,11 @@ _TECHNICAL_WEIGHTS = {
 
 @dataclass(frozen=True, slots=True)
 class _VentingLists:
-    blame: Labelled
+    blame: Keyed
+    targets: Keyed
+    accusations: Keyed
     mood: Labelled
+    screen: Keyed  # blame and accusations together: most messages have neither
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +108,7 @@ def _crisis_lists() -> _CrisisLists:
     """Both languages' lists together: code-switching is common in Québec (« chu tellement
     done, I can't go on »), and a missed crisis costs far more than the extra lookups."""
     lists: dict[str, list[str]] = {"blank": [], "direct": [], "generic": [], "clinical": []}
+    anchors: dict[str, list[str]] = {}
     for lang in LANGUAGES:
         data = load("crisis", lang)
         macros = macros_of(data)
@@ -100,11 +119,35 @@ def _crisis_lists() -> _CrisisLists:
             ("clinical", strings(data, "clinical")),
         ):
             lists[key].extend(expand(source, macros) for source in sources)
+        # Every combo needs the concept written first in it: a message with none of those
+        # cannot meet a combo, and is done with in the same pass as the other lists.
+        table = data.get("concepts", {})
+        firsts = sorted({pair[0] for pair in data.get("combos", []) if pair and pair[0] in table})
+        anchors[lang] = [
+            expand(source, macros) for name in firsts for source in strings(table, name)
+        ]
     return _CrisisLists(
-        blank=Keyed(lists["blank"]),
-        judge=Labelled({key: lists[key] for key in ("direct", "clinical", "generic")}),
-        clinical=Keyed(lists["clinical"]),
+        **{key: Keyed(sources) for key, sources in lists.items()},
+        anchors={lang: Keyed(sources) for lang, sources in anchors.items()},
+        screen=Keyed(
+            lists["direct"] + lists["generic"] + [s for group in anchors.values() for s in group]
+        ),
     )
+
+
+@cache
+def _concepts(lang: str) -> _Concepts:
+    """One language's concepts: single words, so not mixed across languages (squeezed, the
+    English "soon" is the French « son »)."""
+    data = load("crisis", lang)
+    table = data.get("concepts", {})
+    combos = []
+    for pair in data.get("combos", []):
+        if not (isinstance(pair, list) and len(pair) == 2 and set(pair) <= set(table)):
+            raise ValueError(f"crisis.{lang}.toml: combo {pair!r} must name two concepts")
+        combos.append((pair[0], pair[1]))
+    lists = Labelled({name: strings(table, name) for name in table}, macros_of(data))
+    return _Concepts(lists, tuple(combos))
 
 
 def _keyed(data: Mapping[str, Any], *keys: str) -> list[Keyed]:
@@ -120,17 +163,25 @@ def _technical_lists(lang: str) -> _TechnicalLists:
         raise TypeError("technical threshold must be an integer")
     macros = macros_of(data)
     lists = Labelled({key: strings(data, key) for key in _TECHNICAL_WEIGHTS}, macros)
-    return _TechnicalLists(lists, threshold)
+    topic = Keyed([s for key in ("objects", "agenda", "minor") for s in strings(data, key)], macros)
+    return _TechnicalLists(lists, threshold, topic)
 
 
 @cache
 def _venting_lists(lang: str) -> _VentingLists:
     data = load("venting", lang)
     macros = macros_of(data)
-    return _VentingLists(
-        Labelled({key: strings(data, key) for key in ("blame", "targets", "accusations")}, macros),
-        Labelled({key: strings(data, key) for key in ("negative", "positive")}, macros),
+    blame, targets, accusations, screen = (
+        Keyed(sources, macros)
+        for sources in (
+            strings(data, "blame"),
+            strings(data, "targets"),
+            strings(data, "accusations"),
+            strings(data, "blame") + strings(data, "accusations"),
+        )
     )
+    mood = Labelled({key: strings(data, key) for key in ("negative", "positive")}, macros)
+    return _VentingLists(blame, targets, accusations, mood, screen)
 
 
 @cache
@@ -140,17 +191,35 @@ def _weather_lists(lang: str) -> _WeatherLists:
     )
 
 
-def _crisis(tokens: Tokens) -> bool:
+def _crisis(tokens: Tokens, lang: str) -> bool:
     lists = _crisis_lists()
     kept = lists.blank.blank(tokens, _BLANK)
-    blanked = kept is not tokens.text
-    found = lists.judge.found(Tokens(kept) if blanked else tokens, overlapping=True)
-    if "direct" in found:
+    rest = tokens if kept is tokens.text else Tokens(kept)
+    if not lists.screen.search(rest):
+        return False
+    if lists.direct.search(rest):
         return True
-    if "generic" not in found:
+    # Concepts only in the message's language: single words mean different things.
+    if not lists.generic.search(rest) and not (
+        lists.anchors[lang].search(rest) and _concepts_meet(_concepts(lang), rest)
+    ):
         return False
     # Clinical markers are read in the whole message, blanked spans included.
-    return not ("clinical" in found or (blanked and lists.clinical.search(tokens)))
+    return not lists.clinical.search(tokens)
+
+
+def _concepts_meet(concepts: _Concepts, tokens: Tokens) -> bool:
+    """Whether two concepts of a combo are in the message (see `combos` in crisis.fr.toml)."""
+    found = concepts.lists.found(tokens, overlapping=True)
+    for first, second in concepts.combos:
+        if first == second:
+            # The same concept twice: two different terms of it (« papiers en ordre », « écrit
+            # à ma sœur »).
+            if len(found.get(first, ())) >= 2:
+                return True
+        elif first in found and second in found:
+            return True
+    return False
 
 
 # Quoted speech: « … », “…”, "…". A patient's words reported in clinical terms are not the
@@ -163,7 +232,7 @@ def _reported(raw: str, lang: str) -> bool:
     if not _QUOTED.search(raw):
         return False
     outside = Tokens(normalise(_QUOTED.sub(" . ", raw), lang))
-    return _crisis_lists().clinical.search(outside) and not _crisis(outside)
+    return _crisis_lists().clinical.search(outside) and not _crisis(outside, lang)
 
 
 # Words without which no colour answer can be red: a cheap test before the lists.
@@ -185,15 +254,19 @@ def _own_red(tokens: Tokens, lang: str) -> bool:
 
 
 def _is_crisis(raw: str, tokens: Tokens, lang: str) -> bool:
-    if _crisis(tokens):
+    if _crisis(tokens, lang):
         return not _reported(raw, lang)
     return _own_red(tokens, lang)
 
 
-def _technical_score(tokens: Tokens, lang: str) -> int:
+def _technical(tokens: Tokens, lang: str) -> bool:
     """Each distinct term found adds its list's weight (see data/technical.fr.toml)."""
-    found = _technical_lists(lang).lists.found(tokens)
-    return sum(_TECHNICAL_WEIGHTS[label] * len(terms) for label, terms in found.items())
+    lists = _technical_lists(lang)
+    if not lists.topic.search(tokens):
+        return False
+    found = lists.lists.found(tokens)
+    score = sum(_TECHNICAL_WEIGHTS[label] * len(terms) for label, terms in found.items())
+    return score >= lists.threshold
 
 
 # A capitalised word, anywhere: a person's name when it is not a common word (« Julie a encore…
@@ -228,12 +301,14 @@ def _names_someone(raw: str) -> bool:
 
 
 def _blame(raw: str, tokens: Tokens, lang: str) -> bool:
-    found = _venting_lists(lang).blame.found(tokens)
-    if "blame" in found:
-        return True
-    if "accusations" not in found:
+    lists = _venting_lists(lang)
+    if not lists.screen.search(tokens):
         return False
-    return "targets" in found or _names_someone(raw)
+    if lists.blame.search(tokens):
+        return True
+    if not lists.accusations.search(tokens):
+        return False
+    return lists.targets.search(tokens) or _names_someone(raw)
 
 
 def classify(
@@ -252,7 +327,7 @@ def classify(
         venting.append(LONG)
     return Classification(
         crisis=_is_crisis(text, tokens, language),
-        technical=_technical_score(tokens, language) >= _technical_lists(language).threshold,
+        technical=_technical(tokens, language),
         venting=tuple(venting),
         lang=language,
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -278,26 +278,71 @@ def token_key(word: str) -> str:
 
 
 class Tokens:
-    """The positions of a normalised text's tokens by key, computed once per message."""
+    """A normalised text and the keys of its tokens, computed once per message.
 
-    __slots__ = ("by_key", "keys", "text")
+    The positions of a key's tokens are found when needed with `str.find` (" " + key): the text
+    has exactly one space before every word, so that is exactly where such tokens start.
+    """
+
+    __slots__ = ("keys", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
-        by_key: dict[str, list[int]] = {}
-        position = 0
-        for word in text.split(" "):
-            size = len(word)
-            if size:
-                # token_key(), inlined: this loop runs for every word of every message.
-                key = word[:_KEY_LENGTH] if size >= _KEY_LENGTH else word + " "
-                if key in by_key:
-                    by_key[key].append(position)
-                else:
-                    by_key[key] = [position]
-            position += size + 1
-        self.by_key = by_key
-        self.keys = by_key.keys()
+        # token_key(), inlined: this runs for every word of every message.
+        self.keys = {w[:_KEY_LENGTH] if len(w) >= _KEY_LENGTH else w + " " for w in text.split()}
+
+    def starts(self, key: str) -> Iterator[int]:
+        """Where the tokens of `key` start, in order."""
+        text, needle = self.text, " " + key
+        found = text.find(needle)
+        while found >= 0:
+            yield found + 1
+            found = text.find(needle, found + 1)
+
+
+_WORD_HEAD = re.compile(r"(?:\\b)?[a-z0-9']+ ")
+
+
+def _head(source: str) -> int:
+    """Length of a pattern's first step: `\\bje ` (a word and its space), or a group with its
+    quantifier (`(?:…)*`); 0 when it has neither."""
+    word = _WORD_HEAD.match(source)
+    if word:
+        return word.end()
+    start = 2 if source.startswith("\\b(") else 0
+    if source[start : start + 1] != "(" or source.startswith(("(?=", "(?!", "(?<")):
+        return 0
+    try:
+        end = _skip_group(source, start)
+    except _Unkeyable:
+        return 0
+    if source[end : end + 1] in ("?", "*", "+"):
+        end += 1
+        if source[end : end + 1] in ("?", "+"):
+            end += 1
+    return end
+
+
+def factor(sources: list[str], depth: int = 3) -> str:
+    """One alternation of `sources`, with shared first steps written once.
+
+    Why: thirty patterns starting with « je », then the same list of adverbs, then the same
+    list of "I want" verbs, are tried one after the other, each re-reading the adverbs;
+    `je (?:adverbs)(?:tail1|tail2|…)` reads them once. Same strings matched.
+    """
+    if depth == 0 or len(sources) < 2:
+        return "|".join(f"(?:{s})" for s in sources)
+    groups: dict[str, list[str]] = {}
+    for source in sources:
+        size = _head(source)
+        groups.setdefault(source[:size], []).append(source[size:])
+    parts: list[str] = []
+    for head, tails in groups.items():
+        if not head or len(tails) == 1:
+            parts.extend(f"(?:{head}{tail})" for tail in tails)
+        else:
+            parts.append(f"(?:{head}(?:{factor(tails, depth - 1)}))")
+    return "|".join(parts)
 
 
 class Keyed:
@@ -316,26 +361,29 @@ class Keyed:
                 continue
             for key in keys:
                 groups.setdefault(key, []).append(source)
-        self._by_key = {key: compile_any(group) for key, group in groups.items()}
+        self._by_key = {key: re.compile(factor(group)) for key, group in groups.items()}
         self._keys = frozenset(self._by_key)
         self._always = compile_any(always) if always else None
 
     def search(self, tokens: Tokens) -> bool:
         text = tokens.text
-        for key in self._keys & tokens.keys:
+        for key in tokens.keys & self._keys:
             match = self._by_key[key].match
-            for position in tokens.by_key[key]:
-                if match(text, position):
+            needle = " " + key
+            found = text.find(needle)
+            while found >= 0:
+                if match(text, found + 1):
                     return True
+                found = text.find(needle, found + 1)
         return bool(self._always and self._always.search(text))
 
     def matches(self, tokens: Tokens) -> list[re.Match[str]]:
         """Every match starting at some token, leftmost first, overlapping ones dropped."""
         text = tokens.text
         found: list[re.Match[str]] = []
-        for key in self._keys & tokens.keys:
+        for key in tokens.keys & self._keys:
             match = self._by_key[key].match
-            for position in tokens.by_key[key]:
+            for position in tokens.starts(key):
                 m = match(text, position)
                 if m:
                     found.append(m)
@@ -343,7 +391,7 @@ class Keyed:
             found.extend(self._always.finditer(text))
         if len(found) < 2:
             return found
-        found.sort(key=lambda m: (m.start(), -m.end()))
+        found.sort(key=_start_then_longest)
         kept: list[re.Match[str]] = []
         end = -1
         for m in found:
@@ -406,21 +454,25 @@ class Labelled:
         match of one list cannot hide the start of another's.
         """
         text = tokens.text
-        starts: list[tuple[int, re.Pattern[str]]] = []
-        for key in self._keys & tokens.keys:
-            pattern = self._by_key[key]
-            starts.extend((position, pattern) for position in tokens.by_key[key])
+        by_key = self._by_key
         hits: list[re.Match[str]] = []
-        if len(starts) > 1:
-            starts.sort(key=_first)
-        end = -1
-        for position, pattern in starts:
-            if position < end and not overlapping:
-                continue
-            m = pattern.match(text, position)
-            if m:
-                hits.append(m)
-                end = m.end()
+        for key in tokens.keys & self._keys:
+            match = by_key[key].match
+            needle = " " + key
+            found = text.find(needle)
+            while found >= 0:
+                m = match(text, found + 1)
+                if m:
+                    hits.append(m)
+                found = text.find(needle, found + 1)
+        if not overlapping and len(hits) > 1:
+            hits.sort(key=_start_then_longest)
+            kept, end = [], -1
+            for m in hits:
+                if m.start() >= end:
+                    kept.append(m)
+                    end = m.end()
+            hits = kept
         if self._always:
             hits.extend(self._always.finditer(text))
         result: dict[str, set[str]] = {}
@@ -431,14 +483,10 @@ class Labelled:
         return result
 
 
-def _first(item: tuple[int, re.Pattern[str]]) -> int:
-    return item[0]
+def _start_then_longest(m: re.Match[str]) -> tuple[int, int]:
+    return (m.start(), -m.end())
 
 
 def _named(labels: Mapping[str, list[str]], order: list[str]) -> re.Pattern[str]:
-    parts = [
-        f"(?P<{label}>{'|'.join(f'(?:{s})' for s in labels[label])})"
-        for label in order
-        if label in labels
-    ]
+    parts = [f"(?P<{label}>{factor(labels[label])})" for label in order if label in labels]
     return re.compile("|".join(parts))
