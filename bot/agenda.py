@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo
 from bot.i18n import Rendered, render, shorten
 from stockage.parking import ParkedItem
 
-# A Matrix event holds 64 KiB (body and HTML together): a posted agenda shows at most this
-# many items of at most this many characters; the export and the database keep everything.
-POST_ITEMS = 30
-POST_ITEM_CHARS = 600
+# A Matrix event holds 64 KiB (body and HTML together, in bytes): a posted agenda shows at most
+# this many items of at most this many characters — sized for 4-byte emoji and `<&>` escaped in
+# the HTML; the export and the database keep everything.
+POST_ITEMS = 20
+POST_ITEM_CHARS = 250
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from bot import checkin as machine
 from bot.guards import (
     BLAME,
+    LONG,
     Classification,
     classify,
     dominates,
@@ -66,6 +67,26 @@ class RoundStats:
     nudged: set[str] = field(default_factory=set)
 
 
+# Screening cost grows faster than the length for some texts (a long run of small words): a
+# long message is read in overlapping windows, so 64 KiB costs a fraction of a second.
+WINDOW = 2000
+OVERLAP = 200
+
+
+def screen(text: str) -> Classification:
+    """`classify`, bounded in time for long messages: any window's signal counts."""
+    if len(text) <= 2 * WINDOW:
+        return classify(text, None)
+    first = classify(text[:WINDOW], None)
+    crisis, technical, venting = first.crisis, first.technical, set(first.venting)
+    for start in range(WINDOW - OVERLAP, len(text), WINDOW - OVERLAP):
+        part = classify(text[start : start + WINDOW], first.lang)
+        crisis, technical = crisis or part.crisis, technical or part.technical
+        venting.update(part.venting)
+    ordered = tuple(signal for signal in (BLAME, LONG) if signal in venting)
+    return replace(first, crisis=crisis, technical=technical, venting=ordered)
+
+
 class Guards:
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -74,7 +95,7 @@ class Guards:
 
     async def on_message(self, message: Message, group: Group | None) -> None:
         language = group.language if group else self.services.settings.language
-        found = classify(message.body, None)
+        found = screen(message.body)
         record = await self._running(group)
         round_key = self._round_key(record)
         red = (
@@ -95,7 +116,7 @@ class Guards:
     async def safety_only(self, message: Message, group: Group | None) -> bool:
         """The safety net alone (for commands, whose text may also signal a crisis)."""
         language = group.language if group else self.services.settings.language
-        if not classify(message.body, None).crisis:
+        if not screen(message.body).crisis:
             return False
         await self.safety_net(message, group, language, "message")
         return True

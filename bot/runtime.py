@@ -28,17 +28,24 @@ log = logging.getLogger(__name__)
 DATABASE_FILE = "halte.db"
 TransportFactory = Callable[[Database], Transport]
 
-# Loggers of libraries that may print event contents at DEBUG: they stay at WARNING whatever
-# the operator's log level, so that no message body ever reaches a log.
-QUIET_LOGGERS = ("nio", "aiohttp", "aiosqlite", "apscheduler", "peewee")
+# Loggers of libraries that may print event contents: whatever the operator's log level, they
+# stay quiet, so that no message body ever reaches a log. nio logs a whole invalid event (body
+# included) at WARNING, so only its errors get through.
+QUIET_LOGGERS = {
+    "nio": logging.ERROR,
+    "aiohttp": logging.WARNING,
+    "aiosqlite": logging.WARNING,
+    "apscheduler": logging.WARNING,
+    "peewee": logging.WARNING,
+}
 
 
 def setup_logging(level: str) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    for name, quiet in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(quiet)
 
 
 @asynccontextmanager

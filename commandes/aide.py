@@ -35,7 +35,8 @@ async def aide(ctx: Context, commande: str | None) -> None:
             role=ctx.render(f"aide.role_{command.role.name.lower()}").body,
         )
         return
-    family = [c for c in ctx.registry.family(wanted.split()[0]) if ctx.allowed(c)]
+    words = wanted.split()
+    family = [c for c in ctx.registry.family(words[0]) if ctx.allowed(c)] if words else []
     if family:
         await ctx.reply_rendered(join([_line(ctx, c) for c in family]))
     else:

@@ -18,8 +18,8 @@ router = Router()
 
 NUMBER = Integer(1, 1_000_000)
 # Lists stay well under a Matrix event's 64 KiB: the latest items, each shortened.
-LIST_ITEMS = 40
-LIST_ITEM_CHARS = 300
+LIST_ITEMS = 25
+LIST_ITEM_CHARS = 200
 
 
 @router.command(

@@ -23,6 +23,7 @@ enough for the two languages a Québec room uses; ties go to French, the rooms' 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -141,8 +142,25 @@ def _rules(lang: str) -> _Rules:
     )
 
 
+# Characters that change nothing a person reads: zero-width spaces and joiners, soft hyphens,
+# bidirectional marks. Left in, they would let « je veux m\u200bourir » slip past every list.
+_INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+
+
+_COMBINING = re.compile("[\u0300-\u036f]")
+_BEYOND_LATIN_1 = re.compile("[^\x00-\xac\xae-\xff]")  # the soft hyphen (\xad) too
+
+
 def _base(text: str, lang: str) -> str:
     """Steps 1 to 4: the language-neutral part, with apostrophes still in."""
+    if _BEYOND_LATIN_1.search(text):
+        # Fullwidth letters, invisible characters, combining marks: beyond Latin-1, where
+        # ordinary French is not (é, à, ç are Latin-1), so the common case stays fast.
+        text = _INVISIBLE.sub("", unicodedata.normalize("NFKD", text))
+        # Accents are folded anyway: dropping every combining mark also undoes marks added
+        # to disguise a word (« j́é v́éúx́ »).
+        if _COMBINING.search(text):
+            text = _COMBINING.sub("", text)
     if not text.isascii() and _EMOJI_RE.search(text):
         words = _COLOUR_WORDS[lang]
         text = _EMOJI_RE.sub(lambda m: words[_COLOUR_EMOJI[m.group()]], text)

@@ -234,7 +234,12 @@ def invite_allowed(inviter: str, allowlist: Collection[str]) -> bool:
 
 
 def _timestamp(event: Any) -> datetime:
-    return datetime.fromtimestamp(int(event.server_timestamp) / 1000, tz=UTC)
+    """The event's server time; a value out of any sane range (a remote server may send
+    anything) becomes the epoch rather than an exception that would stop the sync loop."""
+    try:
+        return datetime.fromtimestamp(int(event.server_timestamp) / 1000, tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return datetime.fromtimestamp(0, tz=UTC)
 
 
 def _membership_change(membership: str, previous: str | None) -> MembershipChange | None:
@@ -255,12 +260,16 @@ def _membership_change(membership: str, previous: str | None) -> MembershipChang
 
 def _latest_edit(source: dict[str, Any], sender: str) -> str | None:
     """The body of the latest edit the homeserver bundled with an event, by its own sender."""
-    relations = (source.get("unsigned") or {}).get("m.relations") or {}
-    replace = relations.get("m.replace") or {}
+
+    def table(value: object) -> dict[str, Any]:
+        # Everything here was written by the message's author: trust no shape.
+        return value if isinstance(value, dict) else {}
+
+    relations = table(table(source.get("unsigned")).get("m.relations"))
+    replace = table(relations.get("m.replace"))
     if replace.get("sender", sender) != sender:
         return None
-    new = (replace.get("content") or {}).get("m.new_content") or {}
-    body = new.get("body")
+    body = table(table(replace.get("content")).get("m.new_content")).get("body")
     return body if isinstance(body, str) else None
 
 
@@ -764,6 +773,17 @@ class MatrixTransport:
                     logger.warning(
                         "homeserver unreachable (%s); retrying in %.1f s", _describe(exc), delay
                     )
+                    try:
+                        await self._until_stopped(self._sleep(delay))
+                    except _Stopped:
+                        break
+                except MatrixLoginError:
+                    raise
+                except Exception:
+                    # A response nio cannot parse (a malformed event from a remote server):
+                    # keep the bot up and retry with backoff rather than end the loop.
+                    delay = self._backoff.next_delay()
+                    log_failure(logger, "sync failed unexpectedly; retrying in %.1f s", delay)
                     try:
                         await self._until_stopped(self._sleep(delay))
                     except _Stopped:

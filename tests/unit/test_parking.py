@@ -775,7 +775,7 @@ async def test_a_huge_parking_lot_still_fits_in_one_matrix_event(group: ConsoleB
             size = len(post.body.encode()) + len((post.html or "").encode())
             assert size < 60_000, (command, size)
     agenda = next(o for o in sent if isinstance(o, Text) and o.room_id == "#reunion:console")
-    assert "… et 15 autre(s) sujet(s)" in agenda.body
+    assert "… et 25 autre(s) sujet(s)" in agenda.body
     # Nothing is lost: every item keeps its full text.
     item = await group.app.services.repos.parking.get(CONSOLE_ROOM, 45)
     assert item is not None
