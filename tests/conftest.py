@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from bot.app import Halte
 from bot.clock import ManualClock
@@ -15,6 +17,12 @@ from bot.config import Settings
 from bot.messages import Outgoing, Text
 from bot.runtime import build_app
 from bot.transports.console import ConsoleTransport
+
+# In CI, property tests draw the same examples on every run (reproducible, never flaky); on a
+# developer's machine they keep exploring new ones.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 MODERATOR = "@anim:console"
 
