@@ -32,6 +32,24 @@ def _when(ctx: Context, moment: datetime, zone: ZoneInfo) -> str:
     ).body
 
 
+def typed_schedule(
+    ctx: Context, jour: int, heure: time, cadence: tuple[int, str | None] | None
+) -> Schedule:
+    """The schedule a moderator typed (`<jour> <HH:MM> [cadence] [fuseau]`), from now on; the
+    group's time zone unless another is named. Shared by `!horaire` and `!ordre-du-jour`."""
+    assert ctx.group is not None
+    every, zone_name = cadence or (1, None)
+    timezone = zone_name or ctx.group.timezone
+    return Schedule(
+        room_id=ctx.room_id,
+        weekday=jour,
+        start=heure,
+        every_weeks=every,
+        timezone=timezone,
+        anchor=first_anchor(jour, heure, timezone, ctx.services.clock.now()),
+    )
+
+
 def _cadence(ctx: Context, every: int) -> str:
     if every == 1:
         return ctx.render("horaire.weekly").body
@@ -104,17 +122,9 @@ async def horaire(
         problem = ctx.render("errors.missing", arg=missing.label(ctx.language)).body
         await ctx.reply("errors.usage", problem=problem, usage=command.usage(ctx.language))
         return
-    every, zone_name = cadence or (1, None)
-    timezone = zone_name or ctx.group.timezone
     now = ctx.services.clock.now()
-    schedule = Schedule(
-        room_id=ctx.room_id,
-        weekday=jour,
-        start=heure,
-        every_weeks=every,
-        timezone=timezone,
-        anchor=first_anchor(jour, heure, timezone, now),
-    )
+    schedule = typed_schedule(ctx, jour, heure, cadence)
+    every, timezone = schedule.every_weeks, schedule.timezone
     await ctx.services.repos.schedules.save(schedule, now)
     stored = await ctx.services.repos.schedules.get(ctx.room_id)
     assert stored is not None

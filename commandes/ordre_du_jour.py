@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 
 from bot.agendas import NoMeetingRoom
 from bot.context import Context
-from bot.schedule import Cadence, Schedule, Weekday, first_anchor, next_occurrence
+from bot.schedule import Cadence, Weekday, next_occurrence
 from commandes.arguments import Arg, Integer, TimeOfDay, Word
+from commandes.horaire import typed_schedule
 from commandes.registry import Role, Router
 
 router = Router()
@@ -80,18 +81,9 @@ async def horaire(
     ctx: Context, jour: int, heure: time, cadence: tuple[int, str | None] | None
 ) -> None:
     """When the team meets; the agenda is posted the lead time before."""
-    assert ctx.group is not None
-    every, zone_name = cadence or (1, None)
-    timezone = zone_name or ctx.group.timezone
     now = ctx.services.clock.now()
-    schedule = Schedule(
-        room_id=ctx.room_id,
-        weekday=jour,
-        start=heure,
-        every_weeks=every,
-        timezone=timezone,
-        anchor=first_anchor(jour, heure, timezone, now),
-    )
+    schedule = typed_schedule(ctx, jour, heure, cadence)
+    timezone = schedule.timezone
     await ctx.services.repos.meetings.save(schedule, now)
     await ctx.services.scheduler.arm_agenda(ctx.room_id)
     group = await ctx.services.repos.groups.get(ctx.room_id)

@@ -87,6 +87,15 @@ async def _item(ctx: Context, number: int) -> ParkedItem | None:
     return item
 
 
+async def _own_item(ctx: Context, number: int) -> ParkedItem | None:
+    """The item, if it exists and the sender parked it or is a moderator (else says why)."""
+    item = await _item(ctx, number)
+    if item is not None and item.author != ctx.sender and not ctx.is_moderator:
+        await ctx.reply("parking.not_yours", number=number)
+        return None
+    return item
+
+
 @router.command(
     "stationnement traite",
     aliases=("parking done",),
@@ -160,11 +169,8 @@ async def fusionner(ctx: Context, numero: int, autre: int) -> None:
 )
 async def retirer(ctx: Context, numero: int) -> None:
     """Its author or a moderator takes an item off the lot (kept, marked removed)."""
-    item = await _item(ctx, numero)
+    item = await _own_item(ctx, numero)
     if item is None:
-        return
-    if item.author != ctx.sender and not ctx.is_moderator:
-        await ctx.reply("parking.not_yours", number=numero)
         return
     if item.status is ItemStatus.REMOVED:
         await ctx.reply("parking.already_removed", number=numero)
@@ -183,11 +189,7 @@ async def retirer(ctx: Context, numero: int) -> None:
 )
 async def anonymiser(ctx: Context, numero: int) -> None:
     """Its author or a moderator hides who parked one item."""
-    item = await _item(ctx, numero)
-    if item is None:
-        return
-    if item.author != ctx.sender and not ctx.is_moderator:
-        await ctx.reply("parking.not_yours", number=numero)
+    if await _own_item(ctx, numero) is None:
         return
     await ctx.services.repos.parking.anonymise(ctx.room_id, numero, ctx.services.clock.now())
     await ctx.reply("parking.anonymised", number=numero)
