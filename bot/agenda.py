@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.i18n import Rendered, render, shorten
+from bot.i18n import Rendered, local_date, render, shorten
 from stockage.parking import ParkedItem
 
 # A Matrix event holds 64 KiB (body and HTML together, in bytes): a posted agenda shows at most
@@ -63,14 +63,7 @@ class Agenda:
 def _meeting_words(agenda: Agenda, language: str) -> str:
     if agenda.meeting is None:
         return render(language, "agenda.next_meeting").body
-    local = agenda.local(agenda.meeting)
-    return render(
-        language,
-        "checkin.date",
-        weekday=render(language, f"days.d{local.weekday()}").body,
-        date=local.strftime("%Y-%m-%d"),
-        time=local.strftime("%H:%M"),
-    ).body
+    return local_date(language, agenda.meeting, agenda.timezone)
 
 
 def _line(agenda: Agenda, line: AgendaLine, language: str) -> Rendered:

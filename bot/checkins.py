@@ -21,7 +21,7 @@ from bot.agenda import Agenda, AgendaLine, render_agenda
 from bot.clock import Clock
 from bot.config import Settings
 from bot.formats import Format
-from bot.i18n import Rendered, duration, join, render, render_template
+from bot.i18n import Rendered, duration, join, local_date, render, render_template
 from bot.logs import log_failure
 from bot.messages import Direct, Message, React, Reaction, Text
 from bot.schedule import next_occurrence
@@ -391,14 +391,7 @@ class CheckinEngine:
         def day(value: str | None) -> str:
             if value is None:
                 return render(lang, "checkin.no_next_date").body
-            moment = datetime.fromisoformat(value).astimezone(zone)
-            return render(
-                lang,
-                "checkin.date",
-                weekday=render(lang, f"days.d{moment.weekday()}").body,
-                date=moment.strftime("%Y-%m-%d"),
-                time=moment.strftime("%H:%M"),
-            ).body
+            return local_date(lang, datetime.fromisoformat(value), group.timezone)
 
         if kind == "reminder":
             return render(

@@ -14,10 +14,11 @@ import re
 import string
 import tomllib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
 from typing import Any
+from zoneinfo import ZoneInfo
 
 LANGUAGES = ("fr", "en")
 DEFAULT_LANGUAGE = "fr"
@@ -135,3 +136,15 @@ def shorten(text: str, limit: int) -> str:
         return text
     cut = text[: limit - 1].rsplit(" ", 1)[0] if " " in text[: limit - 1] else text[: limit - 1]
     return cut.rstrip() + "…"
+
+
+def local_date(language: str, moment: datetime, timezone: str) -> str:
+    """« mardi 2026-11-24 à 12:00 »: an instant as the group reads it, in its own time zone."""
+    local = moment.astimezone(ZoneInfo(timezone))
+    return text(
+        language,
+        "checkin.date",
+        weekday=text(language, f"days.d{local.weekday()}"),
+        date=local.strftime("%Y-%m-%d"),
+        time=local.strftime("%H:%M"),
+    )

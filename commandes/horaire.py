@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from bot import checkin as machine
 from bot.context import Context
+from bot.i18n import local_date
 from bot.schedule import Cadence, Schedule, Weekday, first_anchor, is_on_cadence, occurrences
 from commandes.arguments import Arg, Day, TimeOfDay
 from commandes.registry import Role, Router
@@ -23,13 +24,7 @@ SHOWN_DATES = 3
 
 
 def _when(ctx: Context, moment: datetime, zone: ZoneInfo) -> str:
-    local = moment.astimezone(zone)
-    return ctx.render(
-        "checkin.date",
-        weekday=ctx.render(f"days.d{local.weekday()}").body,
-        date=local.strftime("%Y-%m-%d"),
-        time=local.strftime("%H:%M"),
-    ).body
+    return local_date(ctx.language, moment, zone.key)
 
 
 def typed_schedule(

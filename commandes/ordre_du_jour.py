@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import time
-from zoneinfo import ZoneInfo
 
 from bot.agendas import NoMeetingRoom
 from bot.context import Context
+from bot.i18n import local_date
 from bot.schedule import Cadence, Weekday, next_occurrence
 from commandes.arguments import Arg, Integer, TimeOfDay, Word
 from commandes.horaire import typed_schedule
@@ -95,16 +95,10 @@ async def horaire(
     # come, arm_agenda posts its agenda now and arms the following week's.
     meeting = next_occurrence(schedule, now)
     assert meeting is not None  # a schedule just made is never paused
-    local = meeting.astimezone(ZoneInfo(timezone))
     posted = await ctx.services.repos.parking.agenda_for_meeting(ctx.room_id, meeting)
     await ctx.reply(
         "agenda.schedule_set_posted_now" if posted else "agenda.schedule_set",
-        meeting=ctx.render(
-            "checkin.date",
-            weekday=ctx.render(f"days.d{local.weekday()}").body,
-            date=local.strftime("%Y-%m-%d"),
-            time=local.strftime("%H:%M"),
-        ).body,
+        meeting=local_date(ctx.language, meeting, timezone),
         hours=group.agenda_lead_hours,
     )
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from bot import checkin as machine
 from bot.context import Context
-from bot.i18n import duration
+from bot.i18n import duration, local_date
 from commandes.arguments import Arg, Word
 from commandes.registry import Role, Router
 
@@ -110,12 +110,7 @@ async def etat(ctx: Context) -> None:
         return
     starts = state.starts_at
     when = (
-        ctx.render(
-            "checkin.date",
-            weekday=ctx.render(f"days.d{starts.astimezone(zone).weekday()}").body,
-            date=starts.astimezone(zone).strftime("%Y-%m-%d"),
-            time=starts.astimezone(zone).strftime("%H:%M"),
-        ).body
+        local_date(ctx.language, starts, ctx.group.timezone)
         if starts is not None
         else ctx.render("checkin.no_next_date").body
     )
