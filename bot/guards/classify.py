@@ -22,6 +22,7 @@ from functools import cache
 from typing import Any
 
 from bot.guards.lexicon import LANGUAGES, Keyed, Labelled, Tokens, expand, load, macros_of, strings
+from bot.guards.model import CLINICAL_MARKER, crisis_model
 from bot.guards.normalise import normalise, prepare
 
 LONG_THRESHOLD = 600
@@ -191,10 +192,17 @@ def _weather_lists(lang: str) -> _WeatherLists:
     )
 
 
-def _crisis(tokens: Tokens, lang: str) -> bool:
+def _blanked(tokens: Tokens) -> Tokens:
+    """The message with negations and figures of speech blanked out (see crisis.fr.toml)."""
+    kept = _crisis_lists().blank.blank(tokens, _BLANK)
+    return tokens if kept is tokens.text else Tokens(kept)
+
+
+def _crisis(tokens: Tokens, lang: str, rest: Tokens | None = None) -> bool:
+    """What the patterns say; `rest` is `_blanked(tokens)` when the caller has it already."""
     lists = _crisis_lists()
-    kept = lists.blank.blank(tokens, _BLANK)
-    rest = tokens if kept is tokens.text else Tokens(kept)
+    if rest is None:
+        rest = _blanked(tokens)
     if not lists.screen.search(rest):
         return False
     if lists.direct.search(rest):
@@ -206,6 +214,20 @@ def _crisis(tokens: Tokens, lang: str) -> bool:
         return False
     # Clinical markers are read in the whole message, blanked spans included.
     return not lists.clinical.search(tokens)
+
+
+def _model_view(tokens: Tokens, rest: Tokens, lang: str) -> str:
+    """What the learned model reads: the blanked text, then a tag per crisis concept found in
+    it (`#death`, `#means`…: word classes generalise where few examples cannot), and a tag
+    when the whole message talks of someone else's risk in professional terms."""
+    tags = [f" . #{name}" for name in _concepts(lang).lists.found(rest, overlapping=True)]
+    if _crisis_lists().clinical.search(tokens):
+        tags.append(CLINICAL_MARKER)
+    return rest.text + "".join(tags) if tags else rest.text
+
+
+def _model_crisis(tokens: Tokens, lang: str) -> bool:
+    return crisis_model().says_crisis(_model_view(tokens, _blanked(tokens), lang))
 
 
 def _concepts_meet(concepts: _Concepts, tokens: Tokens) -> bool:
@@ -232,7 +254,11 @@ def _reported(raw: str, lang: str) -> bool:
     if not _QUOTED.search(raw):
         return False
     outside = Tokens(normalise(_QUOTED.sub(" . ", raw), lang))
-    return _crisis_lists().clinical.search(outside) and not _crisis(outside, lang)
+    return (
+        _crisis_lists().clinical.search(outside)
+        and not _crisis(outside, lang)
+        and not _model_crisis(outside, lang)
+    )
 
 
 # Words without which no colour answer can be red: a cheap test before the lists.
@@ -253,8 +279,12 @@ def _own_red(tokens: Tokens, lang: str) -> bool:
     return False
 
 
-def _is_crisis(raw: str, tokens: Tokens, lang: str) -> bool:
-    if _crisis(tokens, lang):
+def _is_crisis(raw: str, tokens: Tokens, lang: str, *, learned: bool = True) -> bool:
+    """The patterns, a red given as one's own, or the learned model: any of them is enough."""
+    rest = _blanked(tokens)
+    if _crisis(tokens, lang, rest) or (
+        learned and crisis_model().says_crisis(_model_view(tokens, rest, lang))
+    ):
         return not _reported(raw, lang)
     return _own_red(tokens, lang)
 
@@ -333,10 +363,21 @@ def classify(
     )
 
 
-def is_crisis(text: str, lang: str | None = None) -> bool:
-    """Only the crisis net, for a caller that needs nothing else."""
+def is_crisis(text: str, lang: str | None = None, *, learned: bool = True) -> bool:
+    """Only the crisis net, for a caller that needs nothing else.
+
+    `learned=False` leaves out the learned model (`model.py`): the patterns alone, which is
+    what `bench/crisis_model.py` needs to measure what the model adds.
+    """
     language, norm = prepare(text, lang)
-    return _is_crisis(text, Tokens(norm), language)
+    return _is_crisis(text, Tokens(norm), language, learned=learned)
+
+
+def model_view(text: str, lang: str | None = None) -> str:
+    """The text the learned crisis model reads, for `bench/crisis_model.py` to train on."""
+    language, norm = prepare(text, lang)
+    tokens = Tokens(norm)
+    return _model_view(tokens, _blanked(tokens), language)
 
 
 def is_red_weather(text: str, lang: str | None = None) -> bool:

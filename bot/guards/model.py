@@ -1,0 +1,99 @@
+"""A learned second opinion for the crisis net: a linear score over the words of a message.
+
+Why: the hand-written patterns of `data/crisis.*.toml` are precise, but people in distress
+find wordings no list foresaw (« j'ai pu de jus pour rien », "I'm just done with everything"),
+and on examples the patterns were not written from they missed one crisis in five. A missed
+crisis is far worse than a needless private message, so a second, broader judge votes too:
+a message is a crisis when the patterns say so *or* this score is over its threshold.
+
+The model is a logistic regression trained on the labelled tuning set
+(`tests/data/guards/tune.jsonl`) by `bench/crisis_model.py`, which also picks the threshold
+by cross-validation. Only its weights ship, as data (`data/crisis.model.json`): scoring is a
+few dictionary lookups, no numerical library at run time, microseconds per message.
+
+It reads the same normalised text as the patterns, after negations and figures of speech are
+blanked out (« je ne veux pas mourir », « ce dossier me tue »), so it does not have to learn
+those again from few examples.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+MODEL_FILE = "crisis.model.json"
+PREFIX = 5
+"""Long words also count by their first letters: « épuisée », « épuisant » share "epuis"."""
+
+CLINICAL_MARKER = " . @clinical "
+"""Added to the text the model reads when the message talks of someone else's risk in
+professional terms (the `clinical` list of crisis.fr.toml); the model learns what it weighs."""
+
+_SKIP = frozenset({".", "?", "!", "~", ",", ";", ":"})
+
+
+def features(text: str) -> set[str]:
+    """The features of a normalised text: words, pairs of neighbouring words, word prefixes.
+
+    A pair never spans punctuation or a blanked span (`~`): « je veux pas ~ mourir » says
+    nothing about "veux mourir".
+    """
+    found: set[str] = set()
+    previous = ""
+    for word in text.split():
+        if word in _SKIP:
+            previous = ""
+            continue
+        found.add(word)
+        if len(word) > PREFIX:
+            found.add(word[:PREFIX] + "-")
+        if previous:
+            found.add(previous + " " + word)
+        previous = word
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class CrisisModel:
+    """Weights per feature, an intercept and the decision threshold on the probability."""
+
+    weights: Mapping[str, float]
+    bias: float
+    threshold: float
+
+    def probability(self, text: str) -> float:
+        """How likely a crisis, from 0 to 1, for a normalised (and blanked) text."""
+        weights = self.weights
+        total = self.bias
+        for feature in features(text):
+            weight = weights.get(feature)
+            if weight is not None:
+                total += weight
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, total))))
+
+    def says_crisis(self, text: str) -> bool:
+        return self.probability(text) >= self.threshold
+
+
+def from_json(data: Mapping[str, Any]) -> CrisisModel:
+    """A model from its JSON form; raises ValueError when the file is not one."""
+    try:
+        weights = {str(k): float(v) for k, v in dict(data["weights"]).items()}
+        bias, threshold = float(data["bias"]), float(data["threshold"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{MODEL_FILE}: not a crisis model ({type(exc).__name__})") from None
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"{MODEL_FILE}: threshold must be between 0 and 1")
+    return CrisisModel(weights, bias, threshold)
+
+
+@cache
+def crisis_model() -> CrisisModel:
+    """The shipped model, read once."""
+    raw = resources.files("bot.guards").joinpath("data").joinpath(MODEL_FILE).read_text("utf-8")
+    return from_json(json.loads(raw))

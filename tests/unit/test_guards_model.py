@@ -1,0 +1,117 @@
+"""The crisis net's learned model: its features, its file, and how it votes with the patterns."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from importlib import resources
+
+import pytest
+
+from bot.guards import classify, is_crisis
+from bot.guards.classify import model_view
+from bot.guards.model import MODEL_FILE, CrisisModel, crisis_model, features, from_json
+
+# The module, not the function of the same name that `bot.guards` exports.
+classify_module = importlib.import_module("bot.guards.classify")
+
+
+def test_features_are_words_pairs_and_prefixes() -> None:
+    assert features(" je suis epuisee ") == {
+        "je",
+        "suis",
+        "epuisee",
+        "epuis-",
+        "je suis",
+        "suis epuisee",
+    }
+
+
+def test_pairs_never_span_punctuation_or_a_blanked_span() -> None:
+    found = features(" je veux pas ~ mourir . demain matin ")
+    assert "pas mourir" not in found
+    assert "~" not in found
+    assert "." not in found
+    assert "mourir demain" not in found
+    assert {"veux pas", "demain matin", "mourir"} <= found
+
+
+def test_probability_adds_the_weights_of_the_features_present() -> None:
+    model = CrisisModel({"nuit": 2.0, "seule": 1.0}, bias=-3.0, threshold=0.5)
+    assert model.probability(" la nuit ") == pytest.approx(1 / (1 + 2.718281828**1), rel=1e-6)
+    assert model.probability(" seule la nuit ") == pytest.approx(0.5)
+    assert model.says_crisis(" seule la nuit ")
+    assert not model.says_crisis(" la nuit ")
+
+
+def test_a_feature_counts_once_however_often_it_appears() -> None:
+    model = CrisisModel({"nuit": 2.0}, bias=-3.0, threshold=0.5)
+    assert model.probability(" nuit nuit nuit ") == model.probability(" nuit ")
+
+
+def test_huge_scores_do_not_overflow() -> None:
+    model = CrisisModel({"a": 1e6, "b": -1e6}, bias=0.0, threshold=0.5)
+    assert model.probability(" a ") == pytest.approx(1.0)
+    assert model.probability(" b ") == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"weights": {}, "bias": 0.0},
+        {"weights": "nope", "bias": 0.0, "threshold": 0.5},
+        {"weights": {"a": "lots"}, "bias": 0.0, "threshold": 0.5},
+        {"weights": {}, "bias": 0.0, "threshold": 1.5},
+        {"weights": {}, "bias": 0.0, "threshold": 0.0},
+    ],
+)
+def test_a_broken_model_file_is_refused(data: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match=MODEL_FILE):
+        from_json(data)
+
+
+def test_the_shipped_model_is_trained_and_loads() -> None:
+    raw = resources.files("bot.guards").joinpath("data").joinpath(MODEL_FILE).read_text("utf-8")
+    data = json.loads(raw)
+    model = crisis_model()
+    assert len(model.weights) > 500, "the model file holds no trained weights"
+    assert model.threshold == data["threshold"]
+    assert "tune.jsonl" in data["trained_on"]
+
+
+@pytest.fixture
+def only_word_model(monkeypatch: pytest.MonkeyPatch) -> CrisisModel:
+    """A model that flags exactly the word "zorglub": how the vote works, whatever the weights."""
+    model = CrisisModel({"zorglub": 10.0}, bias=-10.0, threshold=0.5)
+    monkeypatch.setattr(classify_module, "crisis_model", lambda: model)
+    return model
+
+
+def test_the_model_alone_is_enough_to_flag_a_crisis(only_word_model: CrisisModel) -> None:
+    assert classify("ce soir zorglub", "fr").crisis
+    assert is_crisis("ce soir zorglub", "fr")
+    assert not is_crisis("ce soir zorglub", "fr", learned=False)
+
+
+def test_the_patterns_alone_are_enough_too(only_word_model: CrisisModel) -> None:
+    assert classify("je veux mourir", "fr").crisis
+
+
+def test_the_model_reads_the_text_after_negations_are_blanked(only_word_model: CrisisModel) -> None:
+    view = model_view("Je ne veux pas mourir, je veux juste dormir", "fr")
+    assert "mourir" not in view.split()
+
+
+def test_a_patients_words_in_quotes_are_not_the_members(only_word_model: CrisisModel) -> None:
+    text = "Une patiente m'a dit « zorglub » au triage, on l'a gardée en observation."
+    assert not classify(text, "fr").crisis
+    assert classify("Je te le dis : « zorglub ».", "fr").crisis
+
+
+def test_the_model_sees_concept_tags_and_the_clinical_marker() -> None:
+    view = model_view("J'ai gardé des pilules au cas où, pour ce soir", "fr")
+    assert "#means" in view.split()
+    assert "#time" in view.split()
+    clinical = model_view("Évaluation du risque suicidaire avec l'usager ce matin", "fr")
+    assert "@clinical" in clinical.split()
