@@ -152,6 +152,22 @@ class MemberClient:
             raise RuntimeError(f"send failed: {response}")
         return str(response.event_id)
 
+    async def edit(self, room_id: str, event_id: str, body: str) -> str:
+        """Correct one's own message, as clients do: an `m.replace` with the new text.
+
+        The `* ` fallback body is what clients without edit support show.
+        """
+        content = {
+            "msgtype": "m.text",
+            "body": f"* {body}",
+            "m.new_content": {"msgtype": "m.text", "body": body},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
+        }
+        response = await self.client.room_send(room_id, "m.room.message", content)
+        if not isinstance(response, RoomSendResponse):
+            raise RuntimeError(f"edit failed: {response}")
+        return str(response.event_id)
+
     async def react(self, room_id: str, event_id: str, key: str) -> str:
         content = {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}}
         response = await self.client.room_send(room_id, "m.reaction", content)
