@@ -98,10 +98,18 @@ class Halte:
         await self._audit(ctx, command, completed=True)
 
     async def _audit(self, ctx: Context, command: Command, *, completed: bool) -> None:
-        """The audit trail: a moderator command that ran (who, which, where, when; no text)."""
-        if command.role is Role.MODERATOR:
+        """The audit trail: a moderator command that ran, or a member command used with a
+        moderator's power (`Context.acting_as_moderator`): who, which, on what, where, when;
+        never text. Written here, once, so a command cannot forget it or write it twice."""
+        action = ctx.moderator_action
+        if command.role is Role.MODERATOR or action is not None:
             await record_action(
-                self.services, ctx.room_id, ctx.sender, command.name, completed=completed
+                self.services,
+                ctx.room_id,
+                ctx.sender,
+                command.name,
+                completed=completed,
+                target=None if action is None else action.target,
             )
 
     async def _refused(self, ctx: Context, command: Command) -> bool:
