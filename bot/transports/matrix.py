@@ -1058,19 +1058,20 @@ class MatrixTransport:
             count += 1
         for room_id, info in response.rooms.leave.items():
             # nio ignores left rooms entirely: report the bot's departure ourselves and drop the
-            # room from the cache, so `power_level` and direct rooms stop relying on it.
+            # room from the cache, so `power_level` and direct rooms stop relying on it. The
+            # room goes first: the handler of the departure already sees the bot out of it.
             for event in _after_own_join(info.timeline.events, self.user_id):
                 incoming = self._convert(event, room_id, False)
                 if incoming is None:
                     continue
                 if self._stopping.is_set():
                     return False
-                await self._deliver(handler, incoming)
-                count += 1
                 if isinstance(incoming, Membership) and incoming.user_id == self.user_id:
                     self._client.rooms.pop(room_id, None)
                     self._creators.pop(room_id, None)
                     logger.info("left room %s", room_id)
+                await self._deliver(handler, incoming)
+                count += 1
         if count:
             logger.debug("sync delivered %d events", count)
         return True
