@@ -60,9 +60,10 @@ class AgendaService:
             meeting = await self.next_meeting(group)
         if group.meeting_room is None:
             raise NoMeetingRoom(group.room_id)
-        # Keep the name the agenda shows in step with the room's.
+        # Keep the name the agenda shows in step with the room's. A room the bot is no longer
+        # in has no name it can see (the transport answers its id): the stored one stays.
         name = self.transport.room_name(group.room_id)
-        if name and name != group.name:
+        if name and name != group.room_id and name != group.name:
             await self.repos.groups.set_name(group.room_id, name)
         items = await self.repos.parking.items(group.room_id, PENDING)
         agenda_id = await self.repos.parking.record_agenda(

@@ -98,10 +98,18 @@ class Halte:
         await self._audit(ctx, command, completed=True)
 
     async def _audit(self, ctx: Context, command: Command, *, completed: bool) -> None:
-        """The audit trail: a moderator command that ran (who, which, where, when; no text)."""
-        if command.role is Role.MODERATOR:
+        """The audit trail: a moderator command that ran, or a member command used with a
+        moderator's power (`Context.acting_as_moderator`): who, which, on what, where, when;
+        never text. Written here, once, so a command cannot forget it or write it twice."""
+        action = ctx.moderator_action
+        if command.role is Role.MODERATOR or action is not None:
             await record_action(
-                self.services, ctx.room_id, ctx.sender, command.name, completed=completed
+                self.services,
+                ctx.room_id,
+                ctx.sender,
+                command.name,
+                completed=completed,
+                target=None if action is None else action.target,
             )
 
     async def _refused(self, ctx: Context, command: Command) -> bool:
@@ -185,8 +193,42 @@ class Halte:
     async def _on_membership(self, change: Membership) -> None:
         if change.user_id == self.services.transport.user_id:
             log.info("bot membership in %s: %s", change.room_id, change.change.value)
+            if change.change is MembershipChange.JOIN:
+                await self._bot_returned(change.room_id)
+            else:
+                await self._bot_removed(change.room_id)
         elif change.change is not MembershipChange.JOIN:
             # Leaving the room ends group membership too: participation stays voluntary.
             left = await self.services.repos.members.leave(change.room_id, change.user_id)
             if left:
                 log.info("member left %s, membership removed", change.room_id)
+
+    async def _bot_removed(self, room_id: str) -> None:
+        """Removed from a group's room (kicked or banned): stop acting there, forget nothing.
+
+        What the group holds stays — members, settings, schedule, parked items — because it is
+        the moderators': they still get the items (`halte export-agenda`, the team-meeting
+        agenda), and an invite from the allowlist brings the bot back to the same group. What
+        stops: the check-in under way or prepared ends without a word, posts still queued for
+        the room are dropped, and the schedule's job is disarmed. The bot never tries to rejoin:
+        removing it was the room's decision.
+        """
+        services = self.services
+        if await services.repos.groups.get(room_id) is None:
+            return  # not a group: nothing of ours runs there (a failed post there is dropped)
+        # Each step is idempotent, so a crash half-way is finished by the replayed event.
+        await services.repos.groups.set_bot_left(room_id, services.clock.now())
+        services.scheduler.disarm(room_id)
+        ended = await services.checkins.abandon(room_id)
+        log.info("removed from group %s: schedule paused, %d check-in(s) ended", room_id, ended)
+
+    async def _bot_returned(self, room_id: str) -> None:
+        """Invited back into a group's room: its schedule runs again; nothing was lost."""
+        services = self.services
+        if await services.repos.groups.get(room_id) is None:
+            return  # a new room: `!groupe creer` makes it a group
+        await services.repos.groups.set_bot_left(room_id, None)
+        schedule = await services.repos.schedules.get(room_id)
+        if schedule is not None:
+            await services.scheduler.arm(schedule)
+        log.info("back in group %s", room_id)

@@ -18,10 +18,11 @@ stateDiagram-v2
     scheduled --> reminded: Tick (remind_at)
     scheduled --> round: Tick (starts_at) / Start
     reminded --> round: Tick (starts_at) / Start
-    scheduled --> cancelled: Cancel / start missed beyond grace
-    reminded --> cancelled: Cancel / start missed beyond grace
+    scheduled --> cancelled: Cancel / start missed beyond grace / Abandon
+    reminded --> cancelled: Cancel / start missed beyond grace / Abandon
     round --> round: Tick (round end) / Advance / Skip
     round --> closed: last round ends / Finish
+    round --> cancelled: Abandon (the bot was removed from the room)
     closed --> [*]
     cancelled --> [*]
 ```
@@ -174,7 +175,14 @@ class Cancel:
     """Cancel a check-in that has not started (`!seance annuler`)."""
 
 
-Event = Tick | Start | Advance | Skip | Finish | Cancel
+@dataclass(frozen=True)
+class Abandon:
+    """The bot is no longer in the room (kicked, banned): end the check-in, whatever its phase,
+    without a word. There is nobody to post to, and a summary or a note could not arrive; a
+    check-in does not wait for a return that may never come (a new invite starts afresh)."""
+
+
+Event = Tick | Start | Advance | Skip | Finish | Cancel | Abandon
 
 
 # --- effects ----------------------------------------------------------------------------------
@@ -270,6 +278,8 @@ def transition(state: State, event: Event, now: datetime, plan: Plan) -> tuple[S
         if state.phase is not Phase.ROUND:
             raise Refused("checkin.not_running")
         new = _close(state, effects)
+    elif isinstance(event, Abandon):
+        new = replace(state, phase=Phase.CANCELLED)
     else:
         if state.phase is Phase.ROUND:
             raise Refused("checkin.already_running")

@@ -5,6 +5,11 @@ Exactly-once posting: every post has a stable key (`checkin:<id>:<step>`) writte
 with the state that decided it; the transport derives the Matrix transaction id from that key,
 and the entry is marked sent afterwards. A crash before the mark re-sends with the same
 transaction id, which the homeserver deduplicates.
+
+A room the bot was removed from gets nothing more: `abandon` ends its check-ins, and a post
+for it is dropped (marked done without an event, logged by key) rather than retried forever —
+whether the room is a group the bot knows it left, or any room a send failed for and that the
+bot is no longer in (a team-meeting room, say).
 """
 
 from __future__ import annotations
@@ -95,7 +100,7 @@ class CheckinEngine:
     async def prepare(self, room_id: str, occurrence: datetime) -> CheckinRecord | None:
         """Create the check-in of one schedule occurrence (once) and let time act on it."""
         group = await self.repos.groups.get(room_id)
-        if group is None:
+        if group is None or not group.bot_present:
             return None
         existing = await self.repos.checkins.for_occurrence(room_id, occurrence)
         if existing is not None:
@@ -132,6 +137,22 @@ class CheckinEngine:
         self._wake.set()
         await self.flush()
         return CheckinRecord(fresh.id, fresh.room_id, fresh.occurrence, fresh.format, state)
+
+    async def abandon(self, room_id: str) -> int:
+        """The bot was removed from the room: end its unfinished check-ins without a word.
+
+        Called once the group is marked as left, so the flush that follows drops whatever the
+        outbox still held for the room instead of sending it. Returns how many were ended.
+        """
+        ended = 0
+        for record in await self.repos.checkins.unfinished():
+            if record.room_id != room_id:
+                continue
+            with contextlib.suppress(machine.Refused):
+                await self.apply(record, machine.Abandon())
+                ended += 1
+        await self.flush()
+        return ended
 
     async def tick(self) -> int:
         """Feed a `Tick` to every check-in whose deadline has come."""
@@ -334,18 +355,49 @@ class CheckinEngine:
     # -- sending -----------------------------------------------------------------------------
 
     async def flush(self) -> int:
-        """Send every pending post; returns how many failed (they stay pending)."""
+        """Send every pending post; returns how many failed (they stay pending).
+
+        A post for a room the bot is no longer in is dropped, not failed: marked done without
+        an event id (as a post with nothing left to say is), so it is never retried.
+        """
         failed = 0
         for entry in await self.repos.checkins.pending_posts():
+            left = await self._left_room(entry.post)
+            if left is not None:
+                log.info("post %s dropped: the bot was removed from room %s", entry.key, left)
+                await self.repos.checkins.mark_sent(entry.key, None, self.clock.now())
+                continue
             try:
                 out = await self._render(entry.key, entry.post)
                 event_id = None if out is None else await self.transport.send(out)
-            except Exception:
+            except Exception as exc:
+                room = _destination(entry.post)
+                if room is not None and room not in self.transport.joined_rooms():
+                    log.warning(
+                        "post %s dropped: the bot is not in room %s (%s)",
+                        entry.key,
+                        room,
+                        type(exc).__name__,
+                    )
+                    await self.repos.checkins.mark_sent(entry.key, None, self.clock.now())
+                    continue
                 log_failure(log, "sending post %s failed; kept for retry", entry.key)
                 failed += 1
                 continue
             await self.repos.checkins.mark_sent(entry.key, event_id, self.clock.now())
         return failed
+
+    async def _left_room(self, post: dict[str, Any]) -> str | None:
+        """The group room the post belongs to, if the bot was removed from it; else None.
+
+        An agenda belongs to the team-meeting room it is posted in: a group the bot left still
+        has its items put on the team's agenda (they are the moderators', not the room's).
+        Private posts belong to their group's room: a nudge or a note about a check-in that
+        ended with the bot's departure has nothing left to say.
+        """
+        room = post["target"] if post.get("kind") == "agenda" else post["room"]
+        group = await self.repos.groups.get(room)
+        return room if group is not None and not group.bot_present else None
 
     async def _render(self, key: str, post: dict[str, Any]) -> Text | Direct | React | None:
         room_id = post["room"]
@@ -447,6 +499,13 @@ class CheckinEngine:
         if kind == "missed":
             return render(lang, "checkin.missed", when=day(post.get("starts")))
         raise ValueError(f"unknown post kind {kind!r}")
+
+
+def _destination(post: dict[str, Any]) -> str | None:
+    """The room a post goes into; None for a private post (the transport finds its room)."""
+    if post.get("kind") == "agenda":
+        return str(post["target"])
+    return None if post.get("to") == "user" else str(post["room"])
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -96,12 +96,18 @@ def arm_retention(services: Services) -> None:
 
 
 async def record_action(
-    services: Services, room_id: str, actor: str, command: str, *, completed: bool
+    services: Services,
+    room_id: str,
+    actor: str,
+    command: str,
+    *,
+    completed: bool,
+    target: str | None = None,
 ) -> None:
     """Write one line of the audit trail; a failure here never hides the command's own answer."""
     try:
         await services.repos.audit.record(
-            room_id, actor, command, services.clock.now(), completed=completed
+            room_id, actor, command, services.clock.now(), completed=completed, target=target
         )
     except Exception:
         log_failure(log, "audit trail: recording %s in %s failed", command, room_id)
@@ -218,6 +224,7 @@ def export_json(data: PersonalData, now: datetime) -> dict[str, Any]:
                 "room_id": a.room_id,
                 "group": names.get(a.room_id),
                 "command": a.command,
+                "target": a.target,
                 "completed": a.completed,
                 "at": a.at.isoformat(),
             }
@@ -307,9 +314,10 @@ class _Writer:
             "privacy.section_journal",
             [
                 self.r(
-                    "privacy.action",
+                    "privacy.action" if a.target is None else "privacy.action_target",
                     date=self.minute(a.at),
                     command=a.command,
+                    target=a.target or "",
                     group=self.group(a.room_id),
                 )
                 for a in data.moderator_actions

@@ -82,7 +82,9 @@ class ScheduleRunner:
         if schedule.paused:
             return None
         group = await self.repos.groups.get(schedule.room_id)
-        if group is None:
+        if group is None or not group.bot_present:
+            # A group whose room the bot was removed from keeps its schedule, unarmed: it is
+            # armed again when the bot is invited back (`Halte._bot_returned`).
             return None
         now = self.clock.now()
         lead = timedelta(minutes=group.reminder_minutes)

@@ -101,7 +101,8 @@ async def oublier(ctx: Context, confirmation: str | None) -> None:
     args=(Arg("nombre", Integer(1, JOURNAL_MAX), optional=True),),
 )
 async def journal(ctx: Context, nombre: int | None) -> None:
-    """The room's last moderator actions: who ran which command, when (never what was typed)."""
+    """The room's last moderator actions: who ran which command, on which item, when (never
+    what was typed)."""
     entries = await ctx.services.repos.audit.recent(ctx.room_id, nombre or JOURNAL_DEFAULT)
     days = ctx.services.settings.privacy.journal_days
     if not entries:
@@ -111,12 +112,14 @@ async def journal(ctx: Context, nombre: int | None) -> None:
     lines = [ctx.render("journal.title", count=len(entries), days=days)]
     for entry in entries:
         command = ctx.registry.find(entry.command)
+        key = "journal.line" if entry.target is None else "journal.line_target"
         lines.append(
             ctx.render(
-                "journal.line" if entry.completed else "journal.line_failed",
+                key if entry.completed else f"{key}_failed",
                 date=entry.at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
                 who=entry.actor,
                 command=command.shown_name(ctx.language) if command else entry.command,
+                target=entry.target or "",
             )
         )
     await ctx.reply_rendered(join(lines))

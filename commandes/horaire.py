@@ -117,6 +117,8 @@ async def horaire(
         problem = ctx.render("errors.missing", arg=missing.label(ctx.language)).body
         await ctx.reply("errors.usage", problem=problem, usage=command.usage(ctx.language))
         return
+    # Anyone may read the schedule; setting it is a moderator's act, audited like one.
+    ctx.acting_as_moderator()
     now = ctx.services.clock.now()
     schedule = typed_schedule(ctx, jour, heure, cadence)
     every, timezone = schedule.every_weeks, schedule.timezone

@@ -87,6 +87,11 @@ async def _item(ctx: Context, number: int) -> ParkedItem | None:
     return item
 
 
+def _item_numbers(*numbers: int) -> str:
+    """What an audited action on parked items names: their numbers (`#3 #5`), never text."""
+    return " ".join(f"#{number}" for number in numbers)
+
+
 async def _own_item(ctx: Context, number: int) -> ParkedItem | None:
     """The item, if it exists and the sender parked it or is a moderator (else says why)."""
     item = await _item(ctx, number)
@@ -94,6 +99,14 @@ async def _own_item(ctx: Context, number: int) -> ParkedItem | None:
         await ctx.reply("parking.not_yours", number=number)
         return None
     return item
+
+
+def _audit_if_not_theirs(ctx: Context, item: ParkedItem) -> None:
+    """Call just before changing `item`: a moderator acting on an item someone else parked
+    (or whose author was erased) uses moderator power, which the audit trail records; a
+    person acting on their own item does not."""
+    if item.author != ctx.sender:
+        ctx.acting_as_moderator(_item_numbers(item.number))
 
 
 @router.command(
@@ -110,6 +123,7 @@ async def traite(ctx: Context, numero: int, note: str | None) -> None:
     if not item.status.pending:
         await ctx.reply("parking.not_pending", number=numero)
         return
+    ctx.acting_as_moderator(_item_numbers(numero))
     await ctx.services.repos.parking.set_status(
         ctx.room_id, numero, ItemStatus.DONE, ctx.services.clock.now(), note=note or None
     )
@@ -130,6 +144,7 @@ async def rouvrir(ctx: Context, numero: int) -> None:
     if item.status is ItemStatus.MERGED:
         await ctx.reply("parking.merged_cannot_reopen", number=numero)
         return
+    ctx.acting_as_moderator(_item_numbers(numero))
     await ctx.services.repos.parking.set_status(
         ctx.room_id, numero, ItemStatus.OPEN, ctx.services.clock.now()
     )
@@ -154,6 +169,7 @@ async def fusionner(ctx: Context, numero: int, autre: int) -> None:
         if not item.status.pending:
             await ctx.reply("parking.not_pending", number=number)
             return
+    ctx.acting_as_moderator(_item_numbers(numero, autre))
     separator = "\n" + ctx.render("parking.merge_separator", number=autre).body + " "
     await ctx.services.repos.parking.merge(
         ctx.room_id, numero, autre, separator, ctx.services.clock.now()
@@ -175,6 +191,7 @@ async def retirer(ctx: Context, numero: int) -> None:
     if item.status is ItemStatus.REMOVED:
         await ctx.reply("parking.already_removed", number=numero)
         return
+    _audit_if_not_theirs(ctx, item)
     await ctx.services.repos.parking.set_status(
         ctx.room_id, numero, ItemStatus.REMOVED, ctx.services.clock.now()
     )
@@ -189,8 +206,10 @@ async def retirer(ctx: Context, numero: int) -> None:
 )
 async def anonymiser(ctx: Context, numero: int) -> None:
     """Its author or a moderator hides who parked one item."""
-    if await _own_item(ctx, numero) is None:
+    item = await _own_item(ctx, numero)
+    if item is None:
         return
+    _audit_if_not_theirs(ctx, item)
     await ctx.services.repos.parking.anonymise(ctx.room_id, numero, ctx.services.clock.now())
     await ctx.reply("parking.anonymised", number=numero)
 

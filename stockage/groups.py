@@ -38,6 +38,13 @@ class Group:
     nudges: bool = True
     technical_mode: str = "seance"
     guard_thresholds: dict[str, float] = field(default_factory=dict)
+    # When the bot was removed from the room (None while it is there): nothing is posted or
+    # scheduled there meanwhile, and nothing the group holds is forgotten.
+    bot_left_at: datetime | None = None
+
+    @property
+    def bot_present(self) -> bool:
+        return self.bot_left_at is None
 
 
 class GroupRepository:
@@ -48,7 +55,7 @@ class GroupRepository:
         row = await self._db.fetch_one(
             "SELECT room_id, kind, language, timezone, format, created_by, created_at, quorum,"
             " reminder_minutes, parking_anonymous, meeting_room, agenda_lead_hours, name,"
-            " nudges, technical_mode, guard_thresholds"
+            " nudges, technical_mode, guard_thresholds, bot_left_at"
             " FROM groups WHERE room_id = ?",
             (room_id,),
         )
@@ -71,6 +78,9 @@ class GroupRepository:
             nudges=bool(row["nudges"]),
             technical_mode=row["technical_mode"],
             guard_thresholds=json.loads(row["guard_thresholds"]),
+            bot_left_at=(
+                None if row["bot_left_at"] is None else datetime.fromisoformat(row["bot_left_at"])
+            ),
         )
 
     async def create(self, group: Group) -> bool:
@@ -155,6 +165,24 @@ class GroupRepository:
                 room_id,
             ),
         )
+
+    async def set_bot_left(self, room_id: str, at: datetime | None) -> bool:
+        """Note that the bot was removed from the group's room at `at`, or is back (None).
+
+        False when the room is no group, or the note was already so (a replayed event).
+        """
+        if at is None:
+            changed = await self._db.execute(
+                "UPDATE groups SET bot_left_at = NULL"
+                " WHERE room_id = ? AND bot_left_at IS NOT NULL",
+                (room_id,),
+            )
+        else:
+            changed = await self._db.execute(
+                "UPDATE groups SET bot_left_at = ? WHERE room_id = ? AND bot_left_at IS NULL",
+                (at.isoformat(), room_id),
+            )
+        return changed == 1
 
     async def set_name(self, room_id: str, name: str) -> None:
         await self._db.execute("UPDATE groups SET name = ? WHERE room_id = ?", (name, room_id))

@@ -78,6 +78,8 @@ class AuditEntry:
     command: str
     completed: bool
     at: datetime
+    # What the action acted on, when the command names it: item numbers (`#3`), never text.
+    target: str | None = None
 
 
 @dataclass(frozen=True)
@@ -255,7 +257,7 @@ class PrivacyRepository:
             )
             actions = await _all(
                 db,
-                "SELECT room_id, actor, command, completed, at FROM moderator_actions"
+                "SELECT room_id, actor, command, completed, at, target FROM moderator_actions"
                 " WHERE actor = ? ORDER BY at, id",
                 (user_id,),
             )
@@ -437,28 +439,40 @@ def _entry(row: Any) -> AuditEntry:
         command=row["command"],
         completed=bool(row["completed"]),
         at=datetime.fromisoformat(row["at"]),
+        target=row["target"],
     )
 
 
 class AuditRepository:
-    """The audit trail: which moderator ran which moderator command, where, when."""
+    """The audit trail: who used moderator power, with which command, on what, where, when.
+
+    Moderator-only commands, and member commands used with a moderator's power (another
+    person's parked item, the group's schedule).
+    """
 
     def __init__(self, db: Database) -> None:
         self._db = db
 
     async def record(
-        self, room_id: str, actor: str, command: str, at: datetime, *, completed: bool = True
+        self,
+        room_id: str,
+        actor: str,
+        command: str,
+        at: datetime,
+        *,
+        completed: bool = True,
+        target: str | None = None,
     ) -> None:
         await self._db.execute(
-            "INSERT INTO moderator_actions (room_id, actor, command, completed, at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (room_id, actor, command, int(completed), at.isoformat()),
+            "INSERT INTO moderator_actions (room_id, actor, command, completed, at, target)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (room_id, actor, command, int(completed), at.isoformat(), target),
         )
 
     async def recent(self, room_id: str, limit: int) -> list[AuditEntry]:
         """The room's last `limit` actions, oldest first (the newest at the bottom)."""
         rows = await self._db.fetch_all(
-            "SELECT room_id, actor, command, completed, at FROM moderator_actions"
+            "SELECT room_id, actor, command, completed, at, target FROM moderator_actions"
             " WHERE room_id = ? ORDER BY at DESC, id DESC LIMIT ?",
             (room_id, limit),
         )

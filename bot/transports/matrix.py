@@ -45,6 +45,7 @@ from aiohttp import ClientError
 from nio import (
     AsyncClient,
     AsyncClientConfig,
+    BadEvent,
     EncryptionError,
     ErrorResponse,
     Event,
@@ -59,6 +60,8 @@ from nio import (
     RoomMemberEvent,
     RoomMessageText,
     RoomPreset,
+    UnknownBadEvent,
+    UnknownEvent,
 )
 from nio.store import SqliteStore
 
@@ -91,6 +94,7 @@ __all__ = [
     "TrustPlan",
     "describe_undecryptable",
     "invite_allowed",
+    "log_skipped",
     "plan_trust",
     "to_incoming",
     "transaction_id",
@@ -306,7 +310,8 @@ def to_incoming(
     `m.notice` messages (other bots' output, by convention), edits (the original was already
     handled), anything from `ignored_users`, and every other event type. Membership is kept for
     the bot too: the app learns it was removed from a room that way. For the bot, a ban is
-    reported as LEAVE: either way the bot is out of the room.
+    reported as LEAVE: either way the bot is out of the room. Pure: the transport logs what
+    deserves a line about a skipped event (`log_skipped`).
     """
     if isinstance(event, RoomMemberEvent):
         subject = str(event.state_key)
@@ -350,6 +355,54 @@ def to_incoming(
             is_direct=is_direct,
         )
     return None
+
+
+#: Longest event id or type written to a log as is; anything longer, or not printable, is
+#: shortened and quoted (a remote server chooses these strings: they must not forge log lines).
+_LOGGABLE_CHARS: Final = 255
+
+
+def _loggable(value: object) -> str:
+    """An event id or type as it may appear in a log line (never a body: callers pass ids)."""
+    if isinstance(value, str) and len(value) <= _LOGGABLE_CHARS and value.isprintable():
+        return value or "''"
+    if isinstance(value, str):
+        return repr(value[:80])
+    return f"<{type(value).__name__}>"
+
+
+def log_skipped(event: Any, room_id: str) -> None:
+    """Log a timeline event the conversion skipped, if it deserves a line: ids, never content.
+
+    - Malformed events get one INFO line each: nio's `BadEvent` (a known type whose content
+      fails its schema: a body that is a number, a reaction without its key, a membership
+      that is no membership) and `UnknownBadEvent` (not even an event's core fields). They
+      are rare, come from a broken or hostile client or server, and someone asking "why did
+      the bot ignore my message?" needs their id. Not WARNING: the operator can do nothing
+      about another server's events, and a hostile one could otherwise fill the log.
+    - Events of a type nio does not know (`UnknownEvent`: polls, calls, other clients'
+      extensions) are ordinary in a busy room: DEBUG only.
+    - Everything else the conversion drops on purpose (topics, names, the bot's own posts,
+      notices, edits, people in `ignored_users`) is the normal life of a room: no line.
+
+    nio's own log of a malformed event quotes its content: `setup_logging` keeps the `nio`
+    logger at ERROR for that reason, and this line says what is left to say.
+    """
+    if isinstance(event, BadEvent | UnknownBadEvent):
+        source = event.source if isinstance(event.source, dict) else {}
+        logger.info(
+            "skipped malformed event %s (type %s) in room %s: it does not match its schema",
+            _loggable(source.get("event_id")),
+            _loggable(source.get("type")),
+            room_id,
+        )
+    elif isinstance(event, UnknownEvent):
+        logger.debug(
+            "skipped event %s of a type the bot does not handle (%s) in room %s",
+            _loggable(event.event_id),
+            _loggable(event.type),
+            room_id,
+        )
 
 
 def _after_own_join(events: Sequence[Any], own_user_id: str) -> Sequence[Any]:
@@ -1005,19 +1058,20 @@ class MatrixTransport:
             count += 1
         for room_id, info in response.rooms.leave.items():
             # nio ignores left rooms entirely: report the bot's departure ourselves and drop the
-            # room from the cache, so `power_level` and direct rooms stop relying on it.
+            # room from the cache, so `power_level` and direct rooms stop relying on it. The
+            # room goes first: the handler of the departure already sees the bot out of it.
             for event in _after_own_join(info.timeline.events, self.user_id):
                 incoming = self._convert(event, room_id, False)
                 if incoming is None:
                     continue
                 if self._stopping.is_set():
                     return False
-                await self._deliver(handler, incoming)
-                count += 1
                 if isinstance(incoming, Membership) and incoming.user_id == self.user_id:
                     self._client.rooms.pop(room_id, None)
                     self._creators.pop(room_id, None)
                     logger.info("left room %s", room_id)
+                await self._deliver(handler, incoming)
+                count += 1
         if count:
             logger.debug("sync delivered %d events", count)
         return True
@@ -1027,13 +1081,16 @@ class MatrixTransport:
         return room is not None and int(room.member_count) <= 2
 
     def _convert(self, event: Any, room_id: str, is_direct: bool) -> Incoming | None:
-        return to_incoming(
+        incoming = to_incoming(
             event,
             room_id,
             own_user_id=self.user_id,
             ignored_users=self._ignored,
             is_direct=is_direct,
         )
+        if incoming is None:
+            log_skipped(event, room_id)
+        return incoming
 
     async def _deliver(self, handler: IncomingHandler, incoming: Incoming) -> None:
         """Run the handler on one value; its failure is logged and never stops the loop."""

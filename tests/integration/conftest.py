@@ -16,6 +16,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.app import Halte
+from bot.clock import Clock
 from bot.config import MatrixSettings, Settings
 from bot.localserver import LocalSynapse
 from bot.member_client import MemberClient
@@ -80,6 +81,7 @@ async def start_bot(
     *,
     run_time: bool = False,
     account: tuple[str, str] | None = None,
+    clock: Clock | None = None,
     **settings: Any,
 ) -> AsyncIterator[RunningBot]:
     """The real bot (Matrix transport, SQLite, registry) on the session's Synapse.
@@ -88,6 +90,7 @@ async def start_bot(
     (schedules and agendas rebuilt from the database) and the check-in engine's deadlines and
     outbox. `account=(user id, password)` reuses a bot account, e.g. `(bot.user_id,
     bot.password)` to restart the same bot on the same `data_dir`; by default a new one.
+    `clock` (a `ManualClock`) puts the bot's time in the test's hands; Synapse keeps its own.
     """
     bot_id, password = account or users.new("halte")
     config = Settings(
@@ -106,7 +109,7 @@ async def start_bot(
     def transport(db: Database) -> MatrixTransport:
         return MatrixTransport(matrix, data_dir, TransportStateRepository(db))
 
-    async with build_app(config, transport) as app:
+    async with build_app(config, transport, clock) as app:
         matrix_transport = app.services.transport
         assert isinstance(matrix_transport, MatrixTransport)
         task = asyncio.create_task(matrix_transport.run(app.handle))

@@ -1,5 +1,7 @@
 """The audit trail of moderator actions: written by the dispatcher after each moderator-only
-command ran (who, which command, where, when — never its arguments), and `!journal`."""
+command ran, and after a member command a moderator used with moderator power (another
+person's parked item, the group's schedule): who, which command, on which item, where, when —
+never text anyone typed. And `!journal`."""
 
 from __future__ import annotations
 
@@ -159,12 +161,12 @@ async def test_journal_lists_the_rooms_last_actions_oldest_first(group: ConsoleB
         "Journal des actions d'animation — 3 action(s) récente(s) (gardé 365 jours)",
         f"2026-11-23 09:00 — {MODERATOR} — !groupe creer",
         f"2026-11-23 09:01 — {MODERATOR} — !groupe quorum",
-        f"2026-11-23 09:02 — {MODERATOR} — !stationnement traite",
+        f"2026-11-23 09:02 — {MODERATOR} — !stationnement traite #1",
     ]
     # `!journal` itself is a moderator action, written after it ran.
     last_two = await group.reply(MODERATOR, "!journal 2")
     assert last_two.splitlines()[1:] == [
-        f"2026-11-23 09:02 — {MODERATOR} — !stationnement traite",
+        f"2026-11-23 09:02 — {MODERATOR} — !stationnement traite #1",
         f"2026-11-23 09:02 — {MODERATOR} — !journal",
     ]
 
@@ -196,7 +198,7 @@ async def test_journal_in_english(group: ConsoleBot) -> None:
     listed = await group.reply(MODERATOR, "!log")
     lines = listed.splitlines()
     assert lines[0] == "Moderators' log — 3 recent action(s) (kept 365 days)"
-    assert lines[-1] == f"2026-11-23 09:00 — {MODERATOR} — !parking done"
+    assert lines[-1] == f"2026-11-23 09:00 — {MODERATOR} — !parking done #1"
     refused = await group.reply(ALICE, "!log")
     assert refused == "The !log command is for the group's moderators."
 
@@ -225,3 +227,130 @@ async def test_the_journal_is_kept_apart_from_logs(
     await group.say(MODERATOR, "!stationnement traite 1 note-9e8f")
     await group.say(MODERATOR, "!journal")
     assert "9e8f" not in caplog.text
+
+
+# -- moderator power inside member commands ----------------------------------------------------
+
+BRUNO = "@bruno:console"
+ITEM_TEXT = "Le formulaire de congé"
+
+
+def targets(bot: ConsoleBot) -> list[tuple[str, str, str | None, int]]:
+    """(actor, command, target, completed) of every row, as stored."""
+    with closing(sqlite3.connect(bot.app.services.db.path)) as db:
+        rows = db.execute("SELECT actor, command, target, completed FROM moderator_actions")
+        return [tuple(row) for row in rows]
+
+
+@pytest.mark.parametrize(
+    ("body", "command"),
+    [
+        ("!stationnement retirer 1", "stationnement retirer"),
+        ("!stationnement anonymiser 1", "stationnement anonymiser"),
+        ("!parking remove 1", "stationnement retirer"),
+        ("!parking anonymize 1", "stationnement anonymiser"),
+    ],
+)
+async def test_a_moderator_acting_on_someone_elses_item_is_written_with_its_number(
+    group: ConsoleBot, body: str, command: str
+) -> None:
+    group.clock.advance(timedelta(minutes=3))
+    await group.say(MODERATOR, body)
+    assert actions(group)[-1] == (ROOM, MODERATOR, command, 1, "2026-11-23T14:03:00+00:00")
+    assert targets(group)[-1] == (MODERATOR, command, "#1", 1)
+
+
+async def test_a_person_acting_on_their_own_item_is_not_written(group: ConsoleBot) -> None:
+    await group.say(MODERATOR, "!stationner Mon propre sujet")  # item 2, the moderator's own
+    before = actions(group)
+    assert "n'indique plus" in await group.reply(ALICE, "!stationnement anonymiser 1")
+    assert "retiré" in await group.reply(ALICE, "!stationnement retirer 1")
+    # A moderator on their own item uses no moderator power either.
+    await group.say(MODERATOR, "!stationnement anonymiser 2")
+    await group.say(MODERATOR, "!stationnement retirer 2")
+    assert actions(group) == before
+
+
+async def test_a_refusal_or_a_change_that_changes_nothing_is_not_written(
+    group: ConsoleBot,
+) -> None:
+    await group.say(BRUNO, "!rejoindre")
+    refused = await group.reply(BRUNO, "!stationnement retirer 1")
+    assert "#1" in refused
+    await group.say(MODERATOR, "!stationnement retirer 1")
+    written = actions(group)
+    await group.say(MODERATOR, "!stationnement retirer 1")  # already removed
+    await group.say(MODERATOR, "!stationnement retirer 99")  # no such item
+    await group.say(MODERATOR, "!stationnement retirer pas-un-nombre")
+    assert actions(group) == written
+    assert [t for t in targets(group) if t[1] == "stationnement retirer"] == [
+        (MODERATOR, "stationnement retirer", "#1", 1)
+    ]
+
+
+async def test_an_item_whose_author_was_erased_is_someone_elses(group: ConsoleBot) -> None:
+    await group.say(MODERATOR, "!stationnement traite 1")  # dealt with: kept after erasure
+    await group.say(ALICE, "!oublier")
+    await group.say(ALICE, "!oublier confirmer")
+    item = await group.app.services.repos.parking.get(ROOM, 1)
+    assert item is not None
+    assert item.author is None
+    await group.say(MODERATOR, "!stationnement retirer 1")
+    assert targets(group)[-1] == (MODERATOR, "stationnement retirer", "#1", 1)
+
+
+async def test_setting_the_schedule_is_written_reading_it_is_not(group: ConsoleBot) -> None:
+    before = actions(group)
+    await group.say(MODERATOR, "!horaire")  # reading
+    await group.say(ALICE, "!horaire")
+    refused = await group.reply(ALICE, "!horaire mardi 12:00")
+    assert MODERATORS_ONLY in refused
+    await group.say(MODERATOR, "!horaire mardi")  # the time is missing: nothing set
+    assert actions(group) == before
+    group.clock.advance(timedelta(minutes=7))
+    await group.say(MODERATOR, "!horaire mardi 12:00 aux 2 semaines America/Toronto")
+    assert actions(group)[-1] == (ROOM, MODERATOR, "horaire", 1, "2026-11-23T14:07:00+00:00")
+    assert targets(group)[-1] == (MODERATOR, "horaire", None, 1)
+    # Its arguments stay out of the trail, like every other command's.
+    stored = " ".join(str(v) for row in actions(group) + targets(group) for v in row)
+    assert "Toronto" not in stored
+    assert "12:00" not in stored
+
+
+async def test_a_moderator_action_that_failed_part_way_is_written_as_not_completed(
+    group: ConsoleBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(group.app.services.repos.parking, "set_status", broken)
+    reply = await group.reply(MODERATOR, "!stationnement retirer 1")
+    assert reply.startswith("Oups")
+    assert targets(group)[-1] == (MODERATOR, "stationnement retirer", "#1", 0)
+    listed = await group.reply(MODERATOR, "!journal 2")
+    assert listed.splitlines()[-1].endswith("!stationnement retirer #1 (n'a pas abouti)")
+
+
+async def test_the_journal_names_items_by_number_never_by_their_text(group: ConsoleBot) -> None:
+    await group.say(ALICE, "!stationner Deuxième sujet 5f2e")
+    await group.say(ALICE, "!stationner Troisième sujet 8c4d")
+    await group.say(MODERATOR, "!stationnement fusionner 2 3")
+    await group.say(MODERATOR, "!stationnement anonymiser 2")
+    await group.say(MODERATOR, "!stationnement retirer 1")
+    listed = await group.reply(MODERATOR, "!journal 3")
+    assert listed.splitlines()[1:] == [
+        f"2026-11-23 09:00 — {MODERATOR} — !stationnement fusionner #2 #3",
+        f"2026-11-23 09:00 — {MODERATOR} — !stationnement anonymiser #2",
+        f"2026-11-23 09:00 — {MODERATOR} — !stationnement retirer #1",
+    ]
+    stored = " ".join(str(v) for row in targets(group) for v in row)
+    for text in (ITEM_TEXT, "5f2e", "8c4d"):
+        assert text not in stored
+        assert text not in listed
+
+
+async def test_the_journal_in_english_names_items_too(group: ConsoleBot) -> None:
+    await group.say(MODERATOR, "!groupe langue en")
+    await group.say(MODERATOR, "!parking remove 1")
+    listed = await group.reply(MODERATOR, "!log 1")
+    assert listed.splitlines()[1] == f"2026-11-23 09:00 — {MODERATOR} — !parking remove #1"

@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.checkin import (
+    Abandon,
     Advance,
     Cancel,
     CheckQuorum,
@@ -729,6 +730,25 @@ def test_cancel_is_refused_once_running() -> None:
     assert refused(opened_at_t(), Cancel(), at(1)) == "checkin.already_running"
 
 
+@pytest.mark.parametrize(
+    "state",
+    [
+        pytest.param(scheduled(T, HOUR), id="scheduled"),
+        pytest.param(step(scheduled(T, HOUR), Tick(), at(-60))[0], id="reminded"),
+        pytest.param(opened_at_t(), id="round"),
+        pytest.param(step(opened_at_t(), Tick(), at(9))[0], id="later-round"),
+    ],
+)
+def test_abandon_ends_any_unfinished_check_in_without_a_word(state: State) -> None:
+    """The bot was removed from the room: nothing can be posted there any more."""
+    new, effects = step(state, Abandon(), at(5))
+    assert effects == []
+    assert new.phase is Phase.CANCELLED
+    assert new.version == state.version + 1
+    assert new.deadline is None
+    assert refused(new, Tick(), at(60)) == "checkin.already_finished"
+
+
 def _closed() -> State:
     return tick_through(scheduled(T, HOUR))[0]
 
@@ -753,6 +773,7 @@ ALL_EVENTS: list[Event] = [
     Skip("pluie"),
     Finish(),
     Cancel(),
+    Abandon(),
 ]
 
 
@@ -875,7 +896,7 @@ def _scripts(
         initial = State(Phase.SCHEDULED)
     keys = [r.key for r in plan.rounds] + ["pluie"]
     kinds = st.sampled_from(
-        ["tick"] * 8 + ["start", "advance", "advance", "skip", "finish", "cancel"]
+        ["tick"] * 8 + ["start", "advance", "advance", "skip", "finish", "cancel", "abandon"]
     )
     script = draw(
         st.lists(
@@ -906,6 +927,8 @@ def _event(kind: str, extra: timedelta | str, now: datetime, keys: list[str]) ->
         return Skip(extra if isinstance(extra, str) else keys[0])
     if kind == "finish":
         return Finish()
+    if kind == "abandon":
+        return Abandon()
     return Cancel()
 
 
@@ -934,7 +957,9 @@ def test_random_event_sequences_keep_the_machine_s_invariants(
             reasons.add(refusal.reason)
             continue
         assert not state.phase.finished, "a finished check-in accepted an event"
-        assert new.phase in _ALLOWED[state.phase]
+        # Only the bot's removal from the room ends a running check-in without closing it.
+        abandoned = {Phase.CANCELLED} if isinstance(event, Abandon) else set()
+        assert new.phase in _ALLOWED[state.phase] | abandoned
         # The version never goes down, and moves exactly when the state does.
         if new == state:
             assert effects == []

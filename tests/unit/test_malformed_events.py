@@ -22,7 +22,7 @@ from nio import Event
 from bot.config import MatrixSettings
 from bot.messages import Incoming, Message
 from bot.runtime import QUIET_LOGGERS
-from bot.transports.matrix import MatrixTransport, to_incoming
+from bot.transports.matrix import MatrixTransport, _loggable, to_incoming
 
 BOT = "@halte:example.org"
 ALICE = "@alice:example.org"
@@ -287,11 +287,6 @@ async def test_malformed_events_in_a_sync_are_skipped_and_the_rest_delivered(
     assert [r for r in caplog.records if r.levelno >= logging.ERROR and "nio" not in r.name] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/transports/matrix.py: events nio turns into BadEvent/UnknownBadEvent/"
-    "UnknownEvent fall through `to_incoming` to None silently; nothing logs their id",
-)
 async def test_skipped_malformed_events_are_logged_by_event_id(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -306,6 +301,87 @@ async def test_skipped_malformed_events_are_logged_by_event_id(
     )
     missing = [s["event_id"] for s in SKIPPED.values() if s["event_id"] not in ours]
     assert missing == []
+    assert ROOM in ours
+
+
+#: Events the bot has no use for but that are nothing unusual: they are skipped without a word.
+ORDINARY: dict[str, dict[str, Any]] = {
+    "topic": message_source("$topic", type="m.room.topic", state_key="", content={"topic": SECRET}),
+    "name": message_source("$name", type="m.room.name", state_key="", content={"name": "x"}),
+    "notice": message_source("$notice", content={"msgtype": "m.notice", "body": SECRET}),
+    "emote": message_source("$emote", content={"msgtype": "m.emote", "body": SECRET}),
+    "own message": message_source("$own", sender=BOT),
+    "edit": message_source(
+        "$edit",
+        content={
+            "msgtype": "m.text",
+            "body": SECRET,
+            "m.relates_to": {"rel_type": "m.replace", "event_id": "$good"},
+        },
+    ),
+    "profile change": member_source(
+        "$profile", {"membership": "join"}, unsigned={"prev_content": {"membership": "join"}}
+    ),
+}
+
+
+def _skip_lines(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "bot.transports.matrix" and r.levelno >= level and "skipped" in r.getMessage()
+    ]
+
+
+async def test_ordinary_events_the_bot_has_no_use_for_are_skipped_without_a_log_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="bot.transports.matrix")
+    syncs = [
+        sync_body("s1", [*ORDINARY.values()]),
+        sync_body("s2", [message_source("$later")]),
+    ]
+    received, _, _ = await run_syncs(tmp_path, syncs)
+    assert _ids_of(received) == ["$later"]
+    assert _skip_lines(caplog, logging.DEBUG) == []
+    assert SECRET not in caplog.text
+
+
+async def test_malformed_events_are_logged_at_info_unknown_types_at_debug(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One line per malformed event at INFO, the type nio does not know only at DEBUG: an
+    operator at INFO sees the broken events and not every poll or call of a busy room."""
+    caplog.set_level(logging.INFO, logger="bot.transports.matrix")
+    syncs = [
+        sync_body("s1", [SKIPPED["message body is a number"], SKIPPED["unknown event type"]]),
+        sync_body("s2", [message_source("$later")]),
+    ]
+    await run_syncs(tmp_path, syncs)
+    assert _skip_lines(caplog, logging.INFO) == [
+        f"skipped malformed event $body-number (type m.room.message) in room {ROOM}: "
+        "it does not match its schema"
+    ]
+    assert _skip_lines(caplog, logging.WARNING) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("$abc:example.org", "$abc:example.org"),
+        ("$forged\nINFO bot: all good", "'$forged\\nINFO bot: all good'"),
+        ("$bell\x07", "'$bell\\x07'"),
+        ("$" + "x" * 300, repr("$" + "x" * 79)),
+        (5, "<int>"),
+        (None, "<NoneType>"),
+        ("", "''"),
+    ],
+    ids=["plain", "newline", "control character", "too long", "number", "missing", "empty"],
+)
+def test_ids_from_a_remote_server_cannot_forge_log_lines(value: Any, shown: str) -> None:
+    """Event ids and types are chosen by whoever sent the event: a newline or a huge value
+    is quoted and shortened, so one event is always one log line."""
+    assert _loggable(value) == shown
 
 
 async def test_the_text_of_a_malformed_event_never_reaches_the_logs(

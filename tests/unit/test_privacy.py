@@ -680,3 +680,18 @@ def test_halte_purge_on_the_command_line(tmp_path: Path) -> None:
 def test_the_catalogue_has_the_privacy_texts_in_both_languages() -> None:
     assert text("fr", "privacy.export_sent") == "Je t'ai envoyé tes données en privé. 📬"
     assert text("en", "privacy.export_sent") == "I sent you your data privately. 📬"
+
+
+async def test_my_data_names_the_items_a_moderator_acted_on_never_their_text(
+    bot: ConsoleBot,
+) -> None:
+    await group_with(bot, ALICE)
+    await park(bot, ALICE, "Le formulaire 4b7e")
+    await bot.say(MODERATOR, "!stationnement retirer 1")
+    sent = await bot.say(MODERATOR, "!mes-donnees")
+    readable, *_ = private_to(sent, MODERATOR)
+    assert "• 2026-11-23 09:00 — !stationnement retirer #1 — " in readable.body
+    moderator = exported_json(private_to(sent, MODERATOR))
+    removed = moderator["moderator_actions"][-1]
+    assert (removed["command"], removed["target"]) == ("stationnement retirer", "#1")
+    assert "4b7e" not in json.dumps(moderator["moderator_actions"])

@@ -190,6 +190,24 @@ async def test_groups_create_get_and_create_twice(db: Database) -> None:
     assert fetched.created_at.tzinfo is not None
 
 
+async def test_the_bot_leaving_and_coming_back_is_noted_once_each(db: Database) -> None:
+    """Noted once: a replayed kick or join finds it already so (and says False)."""
+    groups = GroupRepository(db)
+    assert await groups.set_bot_left(ROOM, NOW) is False  # no group in that room
+    await groups.create(a_group())
+    later = NOW + timedelta(hours=1)
+    assert await groups.set_bot_left(ROOM, NOW) is True
+    assert await groups.set_bot_left(ROOM, later) is False
+    left = await groups.get(ROOM)
+    assert left is not None
+    assert (left.bot_left_at, left.bot_present) == (NOW, False)
+    assert await groups.set_bot_left(ROOM, None) is True
+    assert await groups.set_bot_left(ROOM, None) is False
+    back = await groups.get(ROOM)
+    assert back is not None
+    assert (back.bot_left_at, back.bot_present) == (None, True)
+
+
 async def test_members_join_leave_count_list(db: Database) -> None:
     await GroupRepository(db).create(a_group())
     await GroupRepository(db).create(a_group("!autre:example.org"))
