@@ -19,6 +19,8 @@ from bot.i18n import text
 
 DEFAULT_CONFIG = Path("config.toml")
 EXIT_CONFIG = 2
+# Inside the console's data directory: where files sent privately are written.
+CONSOLE_FILES_DIR = "files"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -218,7 +220,14 @@ async def _console(settings: Settings) -> int:
 
     setup_logging("WARNING")
     moderators = set(settings.moderators) or {"@animation:console"}
-    console = ConsoleTransport(moderators=moderators, write=print, language=settings.language)
+    # Files the bot sends (the `!mes-donnees` export) go beside the console's data: kept with
+    # `--data-dir`, gone with the throwaway directory otherwise, like everything else.
+    console = ConsoleTransport(
+        moderators=moderators,
+        write=print,
+        language=settings.language,
+        files_dir=settings.data_dir / CONSOLE_FILES_DIR,
+    )
     print(text(settings.language, "console.intro", speaker=console.speaker))
     print(text(settings.language, "console.moderators", moderators=", ".join(sorted(moderators))))
     async with build_app(settings, lambda _db: console) as app:

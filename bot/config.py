@@ -56,6 +56,11 @@ class MatrixSettings(BaseModel):
     #   first use stay trusted, all others are refused); a member without one is logged and
     #   cannot read the bot in encrypted rooms.
     trust: TrustPolicy = "tofu"
+    # Direct chats the bot opens (crisis resources, alerts, data exports, reminders) are
+    # end-to-end encrypted: they carry the most sensitive things it sends. Turn it off only
+    # where the homeserver forbids encrypted rooms or staff clients cannot decrypt (messages
+    # there would be unreadable). Direct chats opened before keep what they were.
+    encrypt_direct_rooms: bool = True
 
     @field_validator("homeserver")
     @classmethod

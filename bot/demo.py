@@ -85,11 +85,20 @@ async def _play(server: LocalSynapse, workdir: Path, language: str) -> int:
     failures = 0
     async with (
         build_app(settings, transport) as app,
+        # Encryption-capable, as Element is: the bot's direct chats are encrypted.
         MemberClient(
-            server.url, ids["animation"], passwords["animation"], accept_invites_from=ids["halte"]
+            server.url,
+            ids["animation"],
+            passwords["animation"],
+            accept_invites_from=ids["halte"],
+            store_dir=workdir / "keys-animation",
         ) as moderator,
         MemberClient(
-            server.url, ids["membre"], passwords["membre"], accept_invites_from=ids["halte"]
+            server.url,
+            ids["membre"],
+            passwords["membre"],
+            accept_invites_from=ids["halte"],
+            store_dir=workdir / "keys-membre",
         ) as member,
     ):
         bot_transport = app.services.transport

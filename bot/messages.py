@@ -7,7 +7,7 @@ same domain runs on every transport and in unit tests.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -94,4 +94,21 @@ class Direct:
     key: str | None = None
 
 
-Outgoing = Text | React | Direct
+@dataclass(frozen=True, slots=True)
+class DirectFile:
+    """A file sent privately to one person (an `m.file` in their direct chat on Matrix).
+
+    A file rather than text because some content is meant to be kept or read by a program (a
+    JSON export), and a file holds it whole where a message would have to be cut up. `data`
+    lives in memory only, like a message body: it is left out of the repr so a log line
+    showing the value never shows the content.
+    """
+
+    user_id: str
+    filename: str
+    mimetype: str
+    data: bytes = field(repr=False)
+    key: str | None = None
+
+
+Outgoing = Text | React | Direct | DirectFile

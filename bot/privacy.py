@@ -1,8 +1,8 @@
 """The person's rights at run time, retention, and the audit trail.
 
 - Export (`!mes-donnees`): everything stored about a person, sent to them privately as
-  readable text, then as JSON in a code block. Transports have no file upload yet, so the
-  JSON travels as text; long exports are cut into several messages under Matrix's 64 KiB.
+  readable text (cut into several messages under Matrix's 64 KiB when long), then as a JSON
+  file, whole, to keep or to read with another program.
 - Erasure (`!oublier`, then `!oublier confirmer` within ten minutes).
 - Retention: a daily job deletes what is older than the configured periods; `halte purge`
   runs the same purge by hand (or only counts, with `--dry-run`).
@@ -12,11 +12,9 @@
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -25,7 +23,7 @@ from zoneinfo import ZoneInfo
 from bot.config import Settings
 from bot.i18n import Rendered, has_text, join, render, shorten, text
 from bot.logs import log_failure
-from bot.messages import Direct
+from bot.messages import Direct, DirectFile
 from stockage.events import PROCESSED_EVENT_RETENTION
 from stockage.parking import ParkedItem
 from stockage.privacy import Cutoffs, Erased, PersonalData, Purged
@@ -45,9 +43,10 @@ RETENTION_AT = time(3, 30)
 # would send it (every non-ASCII character as \uXXXX), body and formatted body together, with
 # room left for the event's envelope.
 EVENT_BUDGET = 56_000
-# Parked texts in the readable part are shortened; the JSON part carries them whole.
+# Parked texts in the readable part are shortened; the JSON file carries them whole.
 ITEM_CHARS = 500
 EXPORT_FORMAT = "halte-export/1"
+EXPORT_MIMETYPE = "application/json"
 
 
 # -- retention ---------------------------------------------------------------------------------
@@ -242,6 +241,7 @@ class _Writer:
     data: PersonalData
     language: str
     zone: ZoneInfo
+    filename: str  # of the JSON file that follows, named in the footer
 
     def r(self, key: str, /, **params: Any) -> Rendered:
         return render(self.language, key, **params)
@@ -329,7 +329,7 @@ class _Writer:
             out.append(
                 self.r("privacy.erasure_pending", date=self.minute(data.erasure_requested_at))
             )
-        out.append(self.r("privacy.export_footer"))
+        out.append(self.r("privacy.export_footer", filename=self.filename))
         return out
 
     def _attendance(self) -> list[Rendered]:
@@ -392,9 +392,10 @@ class _Writer:
         return text(self.language, key) if has_text(self.language, key) else kind
 
 
-def export_text(data: PersonalData, language: str, zone: ZoneInfo) -> list[Rendered]:
-    """The readable export, as lines (sections and their rows)."""
-    return _Writer(data, language, zone).lines()
+def export_text(data: PersonalData, language: str, zone: ZoneInfo, filename: str) -> list[Rendered]:
+    """The readable export, as lines (sections and their rows); its footer announces the JSON
+    file `filename` that follows, so the person knows the two go together."""
+    return _Writer(data, language, zone, filename).lines()
 
 
 def event_size(body: str, formatted: str) -> int:
@@ -420,71 +421,38 @@ def pack(lines: list[Rendered], budget: int = EVENT_BUDGET) -> list[Rendered]:
     return parts
 
 
-def _code_block(header: Rendered, piece: str) -> Rendered:
-    return Rendered(
-        body=f"{header.body}\n```json\n{piece}\n```",
-        html=(
-            f'{header.html}<br>\n<pre><code class="language-json">'
-            f"{html.escape(piece, quote=False)}</code></pre>"
-        ),
+def export_filename(language: str, now: datetime, zone: ZoneInfo) -> str:
+    """The JSON file's name, dated in the establishment's zone: several exports kept side by
+    side on someone's computer stay apart and in order."""
+    return text(language, "privacy.export_filename", date=now.astimezone(zone).strftime("%Y-%m-%d"))
+
+
+def export_file(
+    data: PersonalData, language: str, now: datetime, zone: ZoneInfo, *, user_id: str, key: str
+) -> DirectFile:
+    """The JSON document as a file for the person: whole, whatever its size (a message would
+    have to be cut into pieces to put back together), and ready for another program."""
+    document = json.dumps(export_json(data, now), ensure_ascii=False, indent=2)
+    return DirectFile(
+        user_id=user_id,
+        filename=export_filename(language, now, zone),
+        mimetype=EXPORT_MIMETYPE,
+        data=document.encode("utf-8"),
+        key=key,
     )
 
 
-def json_slices(document: str, fits: Callable[[str], bool]) -> list[str]:
-    """`document` cut into pieces that each `fits`, after a line break where one is near.
-
-    Pieces put end to end give the document back exactly.
-    """
-    slices: list[str] = []
-    rest = document
-    while rest:
-        if fits(rest):
-            slices.append(rest)
-            break
-        low, high = 1, len(rest)  # the longest prefix that fits is in [low, high)
-        while high - low > 1:
-            middle = (low + high) // 2
-            if fits(rest[:middle]):
-                low = middle
-            else:
-                high = middle
-        cut = rest.rfind("\n", 0, low)
-        size = cut + 1 if cut > 0 else low
-        slices.append(rest[:size])
-        rest = rest[size:]
-    return slices
-
-
-def json_messages(document: str, language: str, budget: int = EVENT_BUDGET) -> list[Rendered]:
-    """The JSON document as one or more messages, each a header and a code block."""
-
-    def header(part: int, parts: int) -> Rendered:
-        if parts == 1:
-            return render(language, "privacy.export_json")
-        return render(language, "privacy.export_json_part", part=part, parts=parts)
-
-    # The widest header a long export can have, so that every piece still fits once numbered.
-    widest = header(999, 999)
-
-    def fits(piece: str) -> bool:
-        block = _code_block(widest, piece)
-        return event_size(block.body, block.html) <= budget
-
-    slices = json_slices(document, fits)
-    return [_code_block(header(n, len(slices)), s) for n, s in enumerate(slices, start=1)]
-
-
 async def send_export(services: Services, user_id: str, language: str, key: str) -> PersonalData:
-    """Send the person everything stored about them, privately: text first, then JSON.
+    """Send the person everything stored about them, privately: text first, then a JSON file.
 
     `key` (from the command's event) makes each message idempotent: a replay after a crash
     does not send the export twice.
     """
     data = await services.repos.privacy.export(user_id)
     now = services.clock.now()
-    messages = pack(export_text(data, language, services.settings.zone))
-    document = json.dumps(export_json(data, now), ensure_ascii=False, indent=2)
-    messages += json_messages(document, language)
+    zone = services.settings.zone
+    file = export_file(data, language, now, zone, user_id=user_id, key=f"{key}:file")
+    messages = pack(export_text(data, language, zone, file.filename))
     for number, message in enumerate(messages, start=1):
         await services.transport.send(
             Direct(
@@ -494,5 +462,7 @@ async def send_export(services: Services, user_id: str, language: str, key: str)
                 key=f"{key}:{number}",
             )
         )
-    log.info("export sent: %s message(s)", len(messages))
+    await services.transport.send(file)
+    # Counts only: the file's size says nothing about its content, the content stays unlogged.
+    log.info("export sent: %s message(s) and a %s-byte file", len(messages), len(file.data))
     return data

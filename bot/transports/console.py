@@ -2,19 +2,24 @@
 
 You type as a member; `/en-tant-que NOM` switches who is speaking. It is also the fast path for
 unit tests: `say()` feeds one message through the real dispatcher and returns what the bot sent.
+
+A file the bot sends privately (the `!mes-donnees` export) is shown by name and size; with
+`files_dir` it is also written there, owner-only, so the person at the terminal can open it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import sys
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 from bot.clock import Clock, SystemClock
 from bot.i18n import text
-from bot.messages import Direct, Message, Outgoing, React, Reaction, Text
+from bot.messages import Direct, DirectFile, Message, Outgoing, React, Reaction, Text
 from bot.transports import IncomingHandler
 
 CONSOLE_ROOM = "!salle:console"
@@ -40,8 +45,10 @@ class ConsoleTransport:
         speaker: str = "@marie:console",
         write: Callable[[str], None] | None = None,
         language: str = "fr",
+        files_dir: Path | None = None,
     ) -> None:
         self.language = language
+        self.files_dir = files_dir
         self.room_id = CONSOLE_ROOM
         self.moderators = set(moderators or ())
         self.speaker = speaker
@@ -73,21 +80,49 @@ class ConsoleTransport:
         if out.key is not None and out.key in self._keyed:
             return self._keyed[out.key]
         self.sent.append(out)
+        saved = self._save(out) if isinstance(out, DirectFile) else None
         if self._write is not None:
-            self._write(self.show(out))
+            self._write(self.show(out, saved))
         event_id = f"$out{next(self._ids)}"
         if out.key is not None:
             self._keyed[out.key] = event_id
         return event_id
 
-    def show(self, out: Outgoing) -> str:
-        """How a person at the terminal sees one outgoing value."""
+    def _save(self, out: DirectFile) -> Path | None:
+        """Write a private file into `files_dir`, if set; where it went.
+
+        It holds one person's data: the directory and the file are owner-only, and only the
+        last part of the name is used, so a name can never point elsewhere.
+        """
+        if self.files_dir is None:
+            return None
+        self.files_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = self.files_dir / Path(out.filename).name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(out.data)
+        return path
+
+    def show(self, out: Outgoing, saved: Path | None = None) -> str:
+        """How a person at the terminal sees one outgoing value (`saved`: where a file went)."""
         if isinstance(out, Text):
             if out.room_id != self.room_id:
                 return text(self.language, "console.said_in", room=out.room_id, body=out.body)
             return text(self.language, "console.said", body=out.body)
         if isinstance(out, React):
             return text(self.language, "console.reacted", emoji=out.emoji)
+        if isinstance(out, DirectFile):
+            shown = text(
+                self.language,
+                "console.private_file",
+                user=out.user_id,
+                filename=out.filename,
+                size=len(out.data),
+                mimetype=out.mimetype,
+            )
+            if saved is None:
+                return shown
+            return shown + "\n" + text(self.language, "console.file_saved", path=str(saved))
         assert isinstance(out, Direct)
         return text(self.language, "console.private", user=out.user_id, body=out.body)
 

@@ -16,6 +16,10 @@ shape the module:
   sender is told privately what to do. Before the bot posts in an encrypted room, the room
   key is shared with members' devices according to `MatrixSettings.trust` (`plan_trust`).
   Reactions (`m.reaction`) stay unencrypted: nio does not encrypt them.
+- Direct rooms the bot opens (crisis resources, alerts, exports) are encrypted from their first
+  event (`MatrixSettings.encrypt_direct_rooms`) and give the person no power: a direct chat
+  must not make anyone a moderator. A file sent there is uploaded encrypted, its key inside
+  the encrypted event.
 
 matrix-nio ships no type hints, so its objects are `Any` here; they are converted at once into
 `bot.messages` values and never leave the module.
@@ -62,6 +66,7 @@ from nio import (
     RoomPreset,
     UnknownBadEvent,
     UnknownEvent,
+    UploadResponse,
 )
 from nio.store import SqliteStore
 
@@ -70,6 +75,7 @@ from bot.i18n import Rendered, join, render
 from bot.logs import log_failure
 from bot.messages import (
     Direct,
+    DirectFile,
     Incoming,
     Membership,
     MembershipChange,
@@ -119,6 +125,12 @@ CREDENTIALS_FILE: Final = "credentials.json"
 #: The crypto store's directory inside the data directory (mode 0700, its files 0600).
 CRYPTO_DIR: Final = "crypto"
 MEGOLM_ALGORITHM: Final = "m.megolm.v1.aes-sha2"
+#: The state that makes a room the bot creates end-to-end encrypted from its first event.
+ENCRYPTION_STATE: Final[dict[str, Any]] = {
+    "type": "m.room.encryption",
+    "state_key": "",
+    "content": {"algorithm": MEGOLM_ALGORITHM},
+}
 #: How long an undecryptable message may wait for its key (it can come in a later sync,
 #: notably over federation) before its sender is told. Read at construction, so tests can
 #: shorten it.
@@ -857,7 +869,8 @@ class MatrixTransport:
     async def send(self, out: Outgoing) -> str:
         """Post `out` and return its event id; raise `SendError` if it was not delivered.
 
-        Texts go out as `m.notice`. A `Direct` opens (and remembers) a direct room when needed.
+        Texts go out as `m.notice`. A `Direct` or a `DirectFile` opens (and remembers) a direct
+        room when needed; a file goes as an `m.file`, encrypted in an encrypted room.
         """
         try:
             await self._login()
@@ -876,7 +889,14 @@ class MatrixTransport:
                 }
                 return await self._room_send(out.room_id, "m.reaction", content, out.key)
             case Direct():
-                return await self._send_direct(out)
+                return await self._send_direct(
+                    out.user_id,
+                    lambda room_id: self._send_text(room_id, out.body, out.html, None, out.key),
+                )
+            case DirectFile():
+                return await self._send_direct(
+                    out.user_id, lambda room_id: self._send_file(room_id, out)
+                )
 
     # -- login --------------------------------------------------------------------------------
 
@@ -1327,16 +1347,19 @@ class MatrixTransport:
         if tasks:
             await asyncio.wait(tasks)
 
-    async def _known_room(self, room_id: str) -> Any:
-        """nio's room object for `room_id`, loaded from the room's state if no sync has shown it.
+    async def _known_room(self, room_id: str, *, refresh: bool = False) -> Any:
+        """nio's room object for `room_id`, loaded from the room's state if no sync has shown it
+        (or, with `refresh`, even if one has).
 
         A direct room the bot has just created is not synced yet, and nio will not send to a
         room it does not know once encryption is on: one state request gives it the room's
         members and whether it is encrypted (a server may encrypt new rooms by default).
+        `refresh` is for that new room: a sync may have shown it half-built, before the
+        invite, and a room key shared then would reach nobody but the bot.
         """
         client = self._client
         room = client.rooms.get(room_id)
-        if room is not None:
+        if room is not None and not refresh:
             return room
         response = await client.room_get_state(room_id)
         if isinstance(response, ErrorResponse):
@@ -1344,17 +1367,21 @@ class MatrixTransport:
                 f"could not read the state of room {room_id}: {response}",
                 errcode=response.status_code,
             )
-        room = MatrixRoom(room_id, self.user_id)
+        # Looked up again after the request: a sync may have added the room meanwhile. Applying
+        # the current state to it again changes nothing it already knew.
+        room = client.rooms.get(room_id)
+        if room is None:
+            room = MatrixRoom(room_id, self.user_id)
+            client.rooms[room_id] = room
         for source in response.events:
             event = Event.parse_event(source)
             if isinstance(event, RoomMemberEvent):
-                room.handle_membership(event)
+                if room.handle_membership(event) and client.olm is not None:
+                    # As nio does on a member change: the next post shares a new room key.
+                    client.invalidate_outbound_session(room_id)
             else:
                 room.handle_event(event)
         room.members_synced = True
-        if room_id in client.rooms:  # a sync got there meanwhile
-            return client.rooms[room_id]
-        client.rooms[room_id] = room
         if room.encrypted and client.olm is not None:
             client.encrypted_rooms.add(room_id)
             client.olm.update_tracked_users(room)
@@ -1503,17 +1530,65 @@ class MatrixTransport:
         logger.debug("sent %s %s to room %s", event_type, response.event_id, room_id)
         return str(response.event_id)
 
-    async def _send_direct(self, out: Direct) -> str:
-        room_id, created = await self._direct_room(out.user_id, replace=None)
+    async def _send_file(self, room_id: str, out: DirectFile) -> str:
+        """Upload `out` and post it as an `m.file`; in an encrypted room the upload itself is
+        encrypted and its key travels inside the (encrypted) event, never in clear.
+
+        The upload is not idempotent (a retry after a crash uploads again); the event is, by
+        its transaction id, so the person still gets the file once.
+        """
+        room = await self._known_room(room_id)
+        encrypted = bool(room.encrypted)
+        if encrypted and self._client.olm is None:
+            raise SendError(f"cannot encrypt for {room_id}: encryption is off for this device")
+        size = len(out.data)
         try:
-            return await self._send_text(room_id, out.body, out.html, None, out.key)
+            # nio ignores `request_timeout` for uploads: bound it here, like every request.
+            response, keys = await asyncio.wait_for(
+                self._client.upload(
+                    lambda _rate_limited, _timeouts: out.data,
+                    content_type=out.mimetype,
+                    filename=out.filename,
+                    encrypt=encrypted,
+                    filesize=size,
+                ),
+                REQUEST_TIMEOUT_S,
+            )
+        except (ClientError, TimeoutError) as exc:
+            raise SendError(
+                f"homeserver unreachable while uploading to {room_id}: {_describe(exc)}"
+            ) from exc
+        if not isinstance(response, UploadResponse):
+            raise SendError(
+                f"could not upload a file for {room_id}: {response}",
+                errcode=getattr(response, "status_code", None),
+            )
+        content: dict[str, Any] = {
+            "msgtype": "m.file",
+            "body": out.filename,
+            "filename": out.filename,
+            "info": {"mimetype": out.mimetype, "size": size},
+        }
+        if encrypted:
+            assert keys is not None  # nio returns them whenever `encrypt` is set
+            content["file"] = {"url": str(response.content_uri), **keys}
+        else:
+            content["url"] = str(response.content_uri)
+        logger.debug("uploaded a %d-byte file for room %s", size, room_id)
+        return await self._room_send(room_id, "m.room.message", content, out.key)
+
+    async def _send_direct(self, user_id: str, send: Callable[[str], Awaitable[str]]) -> str:
+        """`send` into the direct room with `user_id`, opening one if needed."""
+        room_id, created = await self._direct_room(user_id, replace=None)
+        try:
+            return await send(room_id)
         except SendError as exc:
             # The bot was removed from the old direct room (it may have happened while it was
             # offline): open a new one rather than failing forever.
             if created or exc.errcode != "M_FORBIDDEN":
                 raise
-        room_id, _ = await self._direct_room(out.user_id, replace=room_id)
-        return await self._send_text(room_id, out.body, out.html, None, out.key)
+        room_id, _ = await self._direct_room(user_id, replace=room_id)
+        return await send(room_id)
 
     async def _direct_room(self, user_id: str, *, replace: str | None) -> tuple[str, bool]:
         """The direct room with `user_id`, created if missing or unusable; (room, created).
@@ -1524,11 +1599,19 @@ class MatrixTransport:
             room_id = await self._store.direct_room(user_id)
             if room_id is not None and room_id != replace and not self._user_left(room_id, user_id):
                 return room_id, False
+            # `private_chat`, not `trusted_private_chat`: that preset gives the person power 100
+            # (from room version 12, makes them a creator), and a direct chat must not make
+            # anyone a moderator. Encrypted from the first event, unless the operator said no.
+            encrypt = self._settings.encrypt_direct_rooms
             try:
                 response = await self._client.room_create(
                     is_direct=True,
                     invite=[user_id],
-                    preset=RoomPreset.trusted_private_chat,
+                    preset=RoomPreset.private_chat,
+                    initial_state=[ENCRYPTION_STATE] if encrypt else [],
+                    # Explicit, so a server's `default_power_level_content_override` for the
+                    # preset cannot raise the person either.
+                    power_level_override={"users_default": 0},
                 )
             except (ClientError, TimeoutError) as exc:
                 raise SendError(f"homeserver unreachable: {_describe(exc)}") from exc
@@ -1539,7 +1622,19 @@ class MatrixTransport:
                 )
             room_id = str(response.room_id)
             await self._store.save_direct_room(user_id, room_id)
-            logger.info("opened direct room %s with %s", room_id, user_id)
+            # The person is invited by now: make sure nio knows it before the first post, so
+            # the room key goes to their devices.
+            room = await self._known_room(room_id, refresh=True)
+            if encrypt and not room.encrypted:
+                # A server module may strip the encryption event; still send (crisis
+                # resources must arrive), but let the operator know.
+                logger.warning("direct room %s was created without encryption", room_id)
+            logger.info(
+                "opened direct room %s with %s (%s)",
+                room_id,
+                user_id,
+                "encrypted" if room.encrypted else "not encrypted",
+            )
             return room_id, True
 
     def _user_left(self, room_id: str, user_id: str) -> bool:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import secrets
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -127,7 +128,23 @@ async def start_bot(
 
 
 @asynccontextmanager
-async def member(synapse: LocalSynapse, users: Users, name: str) -> AsyncIterator[MemberClient]:
+async def member(
+    synapse: LocalSynapse,
+    users: Users,
+    name: str,
+    *,
+    encrypted: bool = True,
+    accept_invites_from: str = "",
+) -> AsyncIterator[MemberClient]:
+    """A fresh staff member. Encryption-capable by default, as Element is: the bot's direct
+    chats are encrypted. Its crypto store lives in a temporary directory of its own."""
     user_id, password = users.new(name)
-    async with MemberClient(synapse.url, user_id, password) as client:
-        yield client
+    with tempfile.TemporaryDirectory(prefix="halte-member-") as scratch:
+        async with MemberClient(
+            synapse.url,
+            user_id,
+            password,
+            accept_invites_from=accept_invites_from,
+            store_dir=Path(scratch) / "keys" if encrypted else None,
+        ) as client:
+            yield client

@@ -1,8 +1,9 @@
 """Encrypted rooms on a real Synapse: the bot decrypts, answers encrypted, survives a restart,
 and tells a sender privately when it cannot read them.
 
-The staff member is an encryption-capable nio client with its own crypto store in `tmp_path`
-(`bot.member_client.MemberClient` turns encryption off). Every wait is bounded.
+The staff member is an encryption-capable nio client with its own crypto store in `tmp_path`,
+written here rather than `bot.member_client.MemberClient` so a test can reach nio's crypto
+internals (an unshared session, a late key). Every wait is bounded.
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ async def test_a_crisis_message_gets_private_resources_and_a_private_alert(
         )
         elapsed = time.monotonic() - started
         assert "1 866 APPELLE" in resources.body
+        assert resources.decrypted  # the bot's direct chats are encrypted
         assert resources.formatted_body is not None
         assert "<strong>1 866 APPELLE</strong>" in resources.formatted_body
         dm_sophie = await sophie.wait_for_invite(within=5)
@@ -49,6 +50,7 @@ async def test_a_crisis_message_gets_private_resources_and_a_private_alert(
             lambda s: s.room_id == dm_sophie and s.sender == bot.user_id, within=5
         )
         assert karim.user_id in alert.body
+        assert alert.decrypted
         assert "4d9c" not in alert.body
         assert "sortie" not in alert.body
         # Measured up to the resources arriving at the person's client (DM invite and join

@@ -22,10 +22,14 @@ from nio import (
     AsyncClientConfig,
     InviteMemberEvent,
     LoginResponse,
+    MemoryDownloadResponse,
     ReactionEvent,
     RoomCreateResponse,
+    RoomGetStateEventResponse,
     RoomMemberEvent,
+    RoomMessageFile,
     RoomMessageNotice,
+    RoomPreset,
     RoomSendResponse,
 )
 
@@ -33,6 +37,7 @@ from bot.config import MatrixSettings
 from bot.localserver import LocalSynapse
 from bot.messages import (
     Direct,
+    DirectFile,
     Incoming,
     Membership,
     MembershipChange,
@@ -120,6 +125,7 @@ async def start_bot(
         store: MemoryStore | None = None,
         access_token: str | None = None,
         fail_on: str | None = None,
+        encrypt_direct_rooms: bool = True,
     ) -> Bot:
         settings = MatrixSettings(
             homeserver=synapse.url,
@@ -127,6 +133,7 @@ async def start_bot(
             password=None if access_token else bot_account.password,
             access_token=access_token,
             invite_allowlist=allowlist,
+            encrypt_direct_rooms=encrypt_direct_rooms,
         )
         transport = MatrixTransport(settings, data_dir, store or MemoryStore())
         queue: asyncio.Queue[Incoming] = asyncio.Queue()
@@ -332,9 +339,11 @@ async def test_bot_sends_notices_with_html_and_never_hears_itself(
 async def test_direct_opens_a_direct_room_and_reuses_it(
     start_bot: StartBot, member: Any, bot_account: BotAccount
 ) -> None:
+    """With `encrypt_direct_rooms` off (a server that forbids encryption), a plain client
+    reads the bot's direct chat; the person still gets no power there."""
     alice = await member("alice")
     store = MemoryStore()
-    bot = await start_bot(allowlist=[alice.user_id], store=store)
+    bot = await start_bot(allowlist=[alice.user_id], store=store, encrypt_direct_rooms=False)
 
     first = await bot.transport.send(Direct(user_id=alice.user_id, body="Bonjour / Hello"))
     room = store.directs[alice.user_id]
@@ -357,6 +366,45 @@ async def test_direct_opens_a_direct_room_and_reuses_it(
     _, notice = await seen_by(alice, lambda r, e: isinstance(e, RoomMessageNotice))
     assert notice.event_id == second
     assert store.directs == {alice.user_id: room}
+    encryption = await alice.room_get_state_event(room, "m.room.encryption")
+    assert not isinstance(encryption, RoomGetStateEventResponse), encryption
+    assert bot.transport.power_level(room, alice.user_id) == 0
+
+    # A file in a room that is not encrypted: uploaded as is, its address in clear.
+    data = '{"texte": "données"}'.encode()
+    posted = await bot.transport.send(
+        DirectFile(alice.user_id, "donnees.json", "application/json", data, key="file:1")
+    )
+    _, file = await seen_by(alice, lambda r, e: isinstance(e, RoomMessageFile) and r == room)
+    assert (file.event_id, file.body) == (posted, "donnees.json")
+    content = file.source["content"]
+    assert content["info"] == {"mimetype": "application/json", "size": len(data)}
+    assert "file" not in content
+    downloaded = await alice.download(mxc=file.url)
+    assert isinstance(downloaded, MemoryDownloadResponse), downloaded
+    assert downloaded.body == data
+
+
+async def test_a_direct_room_recorded_before_keeps_being_used(
+    start_bot: StartBot, member: Any, bot_account: BotAccount
+) -> None:
+    """A direct room opened by an earlier version (`trusted_private_chat`, not encrypted) and
+    recorded in the database is still where the bot writes: nothing is re-created or moved."""
+    alice = await member("alice")
+    store = MemoryStore()
+    bot = await start_bot(allowlist=[alice.user_id], store=store)
+    created = await bot.transport._client.room_create(
+        is_direct=True, invite=[alice.user_id], preset=RoomPreset.trusted_private_chat
+    )
+    assert isinstance(created, RoomCreateResponse), created
+    legacy = str(created.room_id)
+    store.directs[alice.user_id] = legacy
+    await join(alice, legacy)
+
+    sent = await bot.transport.send(Direct(user_id=alice.user_id, body="Toujours là / Still here"))
+    _, notice = await seen_by(alice, lambda r, e: isinstance(e, RoomMessageNotice) and r == legacy)
+    assert (notice.event_id, notice.body) == (sent, "Toujours là / Still here")
+    assert store.directs == {alice.user_id: legacy}
 
 
 async def test_restart_keeps_the_device_and_does_not_replay(

@@ -120,6 +120,30 @@ def test_console_runs_the_whole_bot_and_switches_speaker() -> None:
     assert "Membres inscrit·es : 1" in out
 
 
+def test_console_my_data_writes_the_json_file_into_the_data_dir(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    script = "\n".join(
+        [
+            "/en-tant-que animation",
+            "!groupe creer soutien",
+            "/en-tant-que karim",
+            "!stationner Le formulaire AH-223 plante",
+            "!mes-donnees",
+            "",
+        ]
+    )
+    result = halte("console", "--data-dir", str(data), stdin=script)
+    assert result.returncode == 0, result.stderr
+    (written,) = (data / "files").glob("halte-mes-donnees-*.json")
+    assert f"📎 fichier {written.name} (" in result.stdout
+    assert f"Enregistré ici : {written}" in result.stdout
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
+    document = json.loads(written.read_text(encoding="utf-8"))
+    assert [i["text"] for i in document["parked_items"]] == ["Le formulaire AH-223 plante"]
+    # The text goes into the file, not onto the terminal as JSON.
+    assert '"parked_items"' not in result.stdout
+
+
 def test_export_agenda_prints_markdown_and_json(tmp_path: Path) -> None:
     data = tmp_path / "data"
     script = "\n".join(

@@ -37,7 +37,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.i18n import render
-from bot.messages import Direct, Message, Outgoing, React, Text
+from bot.messages import Direct, DirectFile, Message, Outgoing, React, Text
 from bot.transports.console import CONSOLE_ROOM
 from commandes.arguments import Arg, Choice, Integer
 from commandes.registry import Command, ParseError, Role, UnknownCommand
@@ -295,11 +295,16 @@ def check_html(body: str, html: str, typed: str) -> None:
 
 
 def check_answer(sent: list[Outgoing], typed: str) -> None:
-    in_room = [o for o in sent if not isinstance(o, Direct)]
+    in_room = [o for o in sent if not isinstance(o, Direct | DirectFile)]
     assert len(in_room) <= MAX_IN_ROOM, [type(o).__name__ for o in sent]
     assert len(sent) - len(in_room) <= MAX_PRIVATE, [type(o).__name__ for o in sent]
     for out in sent:
         if isinstance(out, React):
+            continue
+        if isinstance(out, DirectFile):
+            # A file has no event-size limit; its name must stay a bare name.
+            assert "/" not in out.filename, out.filename
+            assert out.filename.isprintable(), out.filename
             continue
         assert isinstance(out, Text | Direct)
         content = {"body": out.body, "formatted_body": out.html or ""}

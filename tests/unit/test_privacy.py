@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import re
 import sqlite3
 import subprocess
 import sys
@@ -23,14 +22,12 @@ from bot.cli import _purge
 from bot.clock import ManualClock
 from bot.config import ConfigError, PrivacySettings, Settings, load_settings
 from bot.i18n import text
-from bot.messages import Direct, Message, Outgoing, Text
+from bot.messages import Direct, DirectFile, Message, Outgoing, Text
 from bot.privacy import (
     EVENT_BUDGET,
     RETENTION_JOB,
     arm_retention,
     event_size,
-    json_messages,
-    json_slices,
     purge,
 )
 from bot.runtime import DATABASE_FILE, build_app
@@ -79,15 +76,14 @@ def private_to(sent: list[Outgoing], user: str) -> list[Direct]:
     return [o for o in sent if isinstance(o, Direct) and o.user_id == user]
 
 
-def exported_json(messages: list[Direct]) -> dict[str, Any]:
-    """The JSON document out of the export's code blocks, pieces put end to end."""
-    pieces = []
-    for message in messages:
-        match = re.search(r"```json\n(.*)\n```$", message.body, re.DOTALL)
-        if match:
-            pieces.append(match.group(1))
-    assert pieces, [m.body[:80] for m in messages]
-    document: dict[str, Any] = json.loads("".join(pieces))
+def files_to(sent: list[Outgoing], user: str) -> list[DirectFile]:
+    return [o for o in sent if isinstance(o, DirectFile) and o.user_id == user]
+
+
+def exported_json(sent: list[Outgoing], user: str) -> dict[str, Any]:
+    """The JSON document of the one file the export sent `user`, decoded as UTF-8."""
+    (file,) = files_to(sent, user)
+    document: dict[str, Any] = json.loads(file.data.decode("utf-8"))
     return document
 
 
@@ -186,7 +182,7 @@ async def test_my_data_sends_everything_privately_and_only_a_note_in_the_room(
     sent = await bot.say(ALICE, "!mes-donnees")
     assert room_texts(sent) == ["Je t'ai envoyé tes données en privé. 📬"]
     assert {o.user_id for o in sent if isinstance(o, Direct)} == {ALICE}
-    readable, as_json = private_to(sent, ALICE)
+    (readable,) = private_to(sent, ALICE)
     # Readable text first.
     body = readable.body
     assert body.startswith(f"Tes données dans Halte — {ALICE} (heures de America/Montreal)")
@@ -202,10 +198,15 @@ async def test_my_data_sends_everything_privately_and_only_a_note_in_the_room(
     assert "Note : réglé en comité" in body
     assert "Filet de sécurité (1)" in body
     assert "!oublier" in body
-    # Then the same as JSON, in a code block.
-    assert as_json.body.startswith("Tes données en JSON :\n```json\n{")
-    assert '<pre><code class="language-json">' in (as_json.html or "")
-    document = exported_json([as_json])
+    # Then the same as a JSON file, after the text that announces it by name.
+    (file,) = files_to(sent, ALICE)
+    assert sent.index(file) > sent.index(readable)
+    assert file.filename == "halte-mes-donnees-2026-11-23.json"
+    assert f"📎 Les mêmes données suivent dans le fichier {file.filename} (format JSON)" in body
+    assert f"<strong>{file.filename}</strong>" in (readable.html or "")
+    assert file.mimetype == "application/json"
+    assert "```" not in body  # no JSON in the text any more
+    document = exported_json(sent, ALICE)
     assert document["format"] == "halte-export/1"
     assert document["user_id"] == ALICE
     assert document["memberships"] == [
@@ -248,26 +249,29 @@ async def test_my_data_in_a_direct_chat_answers_only_there(bot: ConsoleBot) -> N
     await group_with(bot, ALICE)
     sent = await say_in(bot, DIRECT_ROOM, ALICE, "!mes-donnees", direct=True)
     assert room_texts(sent) == []
-    assert len(private_to(sent, ALICE)) == 2
-    assert exported_json(private_to(sent, ALICE))["memberships"]
+    assert len(private_to(sent, ALICE)) == 1
+    assert len(files_to(sent, ALICE)) == 1
+    assert exported_json(sent, ALICE)["memberships"]
 
 
 async def test_my_data_in_english(bot: ConsoleBot) -> None:
     await group_with(bot, ALICE, language="en")
     sent = await bot.say(ALICE, "!my-data")
     assert room_texts(sent) == ["I sent you your data privately. 📬"]
-    readable, as_json = private_to(sent, ALICE)
+    (readable,) = private_to(sent, ALICE)
     assert readable.body.startswith(f"Your data in Halte — {ALICE}")
     assert "Your groups (1)" in readable.body
     assert "member since 2026-11-23" in readable.body
-    assert as_json.body.startswith("Your data as JSON:\n```json\n")
+    (file,) = files_to(sent, ALICE)
+    assert file.filename == "halte-my-data-2026-11-23.json"
+    assert f"The same data follows in the file {file.filename} (JSON format)" in readable.body
 
 
 async def test_my_data_for_someone_with_nothing_stored(bot: ConsoleBot) -> None:
     sent = await bot.say(BRUNO, "!mes-donnees")
-    readable, as_json = private_to(sent, BRUNO)
+    (readable,) = private_to(sent, BRUNO)
     assert readable.body.count("• rien") == 8
-    document = exported_json([as_json])
+    document = exported_json(sent, BRUNO)
     assert document["memberships"] == []
     assert document["parked_items"] == []
     assert document["safety_signals"] == {"count": 0, "dates": []}
@@ -279,10 +283,10 @@ async def test_my_data_spans_every_group_and_the_moderators_own_actions(bot: Con
     await say_in(bot, OTHER_ROOM, MODERATOR, "!groupe creer soutien")
     await say_in(bot, OTHER_ROOM, ALICE, "!rejoindre")
     await bot.say(MODERATOR, "!groupe quorum 4")
-    alice = exported_json(private_to(await bot.say(ALICE, "!mes-donnees"), ALICE))
+    alice = exported_json(await bot.say(ALICE, "!mes-donnees"), ALICE)
     assert [m["room_id"] for m in alice["memberships"]] == [ROOM, OTHER_ROOM]
     assert alice["moderator_actions"] == []
-    moderator = exported_json(private_to(await bot.say(MODERATOR, "!mes-donnees"), MODERATOR))
+    moderator = exported_json(await bot.say(MODERATOR, "!mes-donnees"), MODERATOR)
     assert [g["room_id"] for g in moderator["groups_created"]] == [ROOM, OTHER_ROOM]
     commands = [a["command"] for a in moderator["moderator_actions"]]
     assert commands == ["groupe creer", "groupe creer", "groupe quorum"]
@@ -297,34 +301,53 @@ async def test_a_long_export_is_cut_into_messages_that_each_fit_a_matrix_event(
         await bot.say(ALICE, f"!stationner {n:02d} {long_text}")
     sent = await bot.say(ALICE, "!mes-donnees")
     messages = private_to(sent, ALICE)
-    assert len(messages) > 3
+    assert len(messages) > 1
     for message in messages:
         assert event_size(message.body, message.html or "") <= EVENT_BUDGET
-    json_parts = [m for m in messages if "```json" in m.body]
-    assert len(json_parts) > 1
-    assert json_parts[0].body.startswith(f"Tes données en JSON, partie 1 sur {len(json_parts)}")
-    # The readable part shortens each text; the JSON carries every text whole.
-    document = exported_json(json_parts)
+    # The footer naming the file comes last, once.
+    assert [m for m in messages if "📎" in m.body] == [messages[-1]]
+    # The readable part shortens each text; the JSON file, one piece however long, has every
+    # text whole (larger than any one event could hold).
+    (file,) = files_to(sent, ALICE)
+    assert len(file.data) > EVENT_BUDGET
+    document = exported_json(sent, ALICE)
     texts = [i["text"] for i in document["parked_items"]]
     assert len(texts) == 40
     assert all(t.endswith(long_text.strip()) for t in texts)
 
 
-def test_json_slices_put_end_to_end_give_the_document_back() -> None:
-    document = json.dumps({"a": ["x" * 50] * 20, "b": "y" * 400}, indent=2)
-    pieces = json_slices(document, lambda piece: len(piece) <= 120)
-    assert "".join(pieces) == document
-    assert all(len(p) <= 120 for p in pieces)
-    # Cut after a line break wherever a line fits; a longer line is cut where it must be.
-    long_line = next(n for n, p in enumerate(pieces) if '"b"' in p)
-    assert all(p.endswith("\n") for p in pieces[:long_line])
-    assert all(len(p) == 120 for p in pieces[long_line + 1 : -1])
+async def test_the_export_file_is_utf8_json_kept_readable(bot: ConsoleBot) -> None:
+    await group_with(bot, ALICE)
+    await park(bot, ALICE, "Le congé férié « spécial » n'apparaît pas")
+    (file,) = files_to(await bot.say(ALICE, "!mes-donnees"), ALICE)
+    raw = file.data.decode("utf-8")
+    # Accents as they are (not \u escapes), indented: a person can read it in any editor.
+    assert "« spécial » n'apparaît pas" in raw
+    assert '\n  "format": "halte-export/1",\n' in raw
+    # The content never shows in a log line or a repr of the value.
+    assert "spécial" not in repr(file)
 
 
-def test_json_messages_of_a_short_document_is_one_message() -> None:
-    (message,) = json_messages('{"a": 1}', "en")
-    assert message.body == 'Your data as JSON:\n```json\n{"a": 1}\n```'
-    assert message.html.endswith('<pre><code class="language-json">{"a": 1}</code></pre>')
+async def test_a_replayed_export_sends_the_file_once(bot: ConsoleBot) -> None:
+    """Same command event twice (a crash before the sync token was saved): the keyed sends
+    are deduplicated, the file with them."""
+    await group_with(bot, ALICE)
+    message = Message(
+        event_id="$replayed-export",
+        room_id=ROOM,
+        sender=ALICE,
+        body="!mes-donnees",
+        timestamp=bot.clock.now(),
+    )
+    before = len(bot.console.sent)
+    await bot.app.handle(message)
+    first = bot.console.sent[before:]
+    assert len(files_to(first, ALICE)) == 1
+    keys = [o.key for o in first if isinstance(o, Direct | DirectFile)]
+    assert all(keys)
+    assert len(set(keys)) == len(keys)
+    await bot.console.send(files_to(first, ALICE)[0])
+    assert len(files_to(bot.console.sent[before:], ALICE)) == 1
 
 
 # -- !oublier ----------------------------------------------------------------------------------
@@ -399,7 +422,7 @@ async def test_forget_confirmed_erases_and_reports_what_went(bot: ConsoleBot) ->
         assert count("SELECT COUNT(*) FROM participation WHERE user_id = ?", BRUNO) >= 1
         assert count("SELECT COUNT(*) FROM parked_items WHERE author = ?", ALICE) == 0
     # What is left about her: nothing but the way to reach her.
-    after = exported_json(private_to(await bot.say(ALICE, "!mes-donnees"), ALICE))
+    after = exported_json(await bot.say(ALICE, "!mes-donnees"), ALICE)
     for kind in ("memberships", "attendance", "participation", "parked_items", "private_posts"):
         assert after[kind] == [], kind
     assert after["safety_signals"] == {"count": 0, "dates": []}
