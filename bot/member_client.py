@@ -217,6 +217,9 @@ class MemberClient:
             raise RuntimeError(f"join failed: {response}")
 
     async def send(self, room_id: str, body: str) -> str:
+        # nio must know the room (from a sync) to tell whether to encrypt: right after a join
+        # it may not yet, and it then refuses to send at all.
+        await self.wait_until(lambda: room_id in self.client.rooms)
         # In an encrypted room, every member device gets the key, as Element does by default.
         response = await self.client.room_send(
             room_id,

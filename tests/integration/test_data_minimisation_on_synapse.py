@@ -35,7 +35,7 @@ from bot.guards import normalise
 from bot.localserver import LocalSynapse
 from bot.member_client import MemberClient, Seen
 from bot.runtime import DATABASE_FILE, QUIET_LOGGERS, setup_logging
-from tests.integration.conftest import Users, start_bot
+from tests.integration.conftest import Users, member, start_bot
 
 pytestmark = pytest.mark.integration
 
@@ -218,9 +218,9 @@ async def test_no_message_body_is_stored_or_logged_except_parked_items(
     bot_id = bot_account[0]
     event_ids: dict[str, str] = {}
     async with (
-        MemberClient(synapse.url, *users.new("anim"), accept_invites_from=bot_id) as anim,
-        MemberClient(synapse.url, *users.new("alice"), accept_invites_from=bot_id) as alice,
-        MemberClient(synapse.url, *users.new("bruno"), accept_invites_from=bot_id) as bruno,
+        member(synapse, users, "anim", accept_invites_from=bot_id) as anim,
+        member(synapse, users, "alice", accept_invites_from=bot_id) as alice,
+        member(synapse, users, "bruno", accept_invites_from=bot_id) as bruno,
     ):
 
         def from_bot_in(room: str) -> Callable[[Seen], bool]:
