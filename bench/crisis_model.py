@@ -116,6 +116,7 @@ def ratio(a: float, b: float) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
+    parser.add_argument("--no-concepts", action="store_true", help="without concept tags")
     parser.add_argument("--write", type=float, metavar="THRESHOLD", help="ship with this threshold")
     parser.add_argument("--honest", type=Path, help="tune rows the patterns never saw")
     args = parser.parse_args(argv)
@@ -132,7 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     texts = [(str(r["text"]), str(r["lang"])) for r in data]
     labels = [int("crisis" in r["labels"]) for r in data]  # type: ignore[operator]
-    rows = [features(model_view(text, lang)) for text, lang in texts]
+    concepts = not args.no_concepts
+    rows = [features(model_view(text, lang, concepts=concepts)) for text, lang in texts]
     rules = [is_crisis(text, lang, learned=False) for text, lang in texts]
     scores = out_of_fold(rows, labels, args.c)
     print(f"C={args.c}, {FOLDS}-fold x {REPEATS}, out of fold")

@@ -216,18 +216,24 @@ def _crisis(tokens: Tokens, lang: str, rest: Tokens | None = None) -> bool:
     return not lists.clinical.search(tokens)
 
 
-def _model_view(tokens: Tokens, rest: Tokens, lang: str) -> str:
-    """What the learned model reads: the blanked text, then a tag per crisis concept found in
-    it (`#death`, `#means`…: word classes generalise where few examples cannot), and a tag
-    when the whole message talks of someone else's risk in professional terms."""
-    tags = [f" . #{name}" for name in _concepts(lang).lists.found(rest, overlapping=True)]
+def _tags(tokens: Tokens, rest: Tokens, lang: str, concepts: bool = True) -> str:
+    """A tag per crisis concept found in the blanked text (`#death`, `#means`…: word classes
+    generalise where few examples cannot), and one when the whole message talks of someone
+    else's risk in professional terms (`@clinical`)."""
+    tags = []
+    if concepts:
+        tags = [f" . #{name}" for name in _concepts(lang).lists.found(rest, overlapping=True)]
     if _crisis_lists().clinical.search(tokens):
         tags.append(CLINICAL_MARKER)
-    return rest.text + "".join(tags) if tags else rest.text
+    return "".join(tags)
 
 
-def _model_crisis(tokens: Tokens, lang: str) -> bool:
-    return crisis_model().says_crisis(_model_view(tokens, _blanked(tokens), lang))
+def _model_crisis(tokens: Tokens, lang: str, rest: Tokens | None = None) -> bool:
+    """What the learned model says of the blanked text and its tags (see `model.py`)."""
+    blanked = _blanked(tokens) if rest is None else rest
+    return crisis_model().decide(
+        blanked.text, lambda concepts: _tags(tokens, blanked, lang, concepts)
+    )
 
 
 def _concepts_meet(concepts: _Concepts, tokens: Tokens) -> bool:
@@ -282,9 +288,7 @@ def _own_red(tokens: Tokens, lang: str) -> bool:
 def _is_crisis(raw: str, tokens: Tokens, lang: str, *, learned: bool = True) -> bool:
     """The patterns, a red given as one's own, or the learned model: any of them is enough."""
     rest = _blanked(tokens)
-    if _crisis(tokens, lang, rest) or (
-        learned and crisis_model().says_crisis(_model_view(tokens, rest, lang))
-    ):
+    if _crisis(tokens, lang, rest) or (learned and _model_crisis(tokens, lang, rest)):
         return not _reported(raw, lang)
     return _own_red(tokens, lang)
 
@@ -373,11 +377,12 @@ def is_crisis(text: str, lang: str | None = None, *, learned: bool = True) -> bo
     return _is_crisis(text, Tokens(norm), language, learned=learned)
 
 
-def model_view(text: str, lang: str | None = None) -> str:
-    """The text the learned crisis model reads, for `bench/crisis_model.py` to train on."""
+def model_view(text: str, lang: str | None = None, *, concepts: bool = True) -> str:
+    """The text the learned crisis model reads, tags included, for `bench/crisis_model.py`."""
     language, norm = prepare(text, lang)
     tokens = Tokens(norm)
-    return _model_view(tokens, _blanked(tokens), language)
+    rest = _blanked(tokens)
+    return rest.text + _tags(tokens, rest, language, concepts)
 
 
 def is_red_weather(text: str, lang: str | None = None) -> bool:

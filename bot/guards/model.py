@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -58,26 +58,101 @@ def features(text: str) -> set[str]:
     return found
 
 
-@dataclass(frozen=True, slots=True)
+def _logit(probability: float) -> float:
+    return math.log(probability / (1.0 - probability))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class CrisisModel:
-    """Weights per feature, an intercept and the decision threshold on the probability."""
+    """Weights per feature, an intercept and the decision threshold on the probability.
+
+    Tags (features starting with `#` or `@`, see `tag_features`) cost more to find than words,
+    so `decide` looks for them only when they could move the score across the threshold.
+    """
 
     weights: Mapping[str, float]
     bias: float
     threshold: float
 
-    def probability(self, text: str) -> float:
-        """How likely a crisis, from 0 to 1, for a normalised (and blanked) text."""
+    def total(self, found: Iterable[str]) -> float:
         weights = self.weights
         total = self.bias
-        for feature in features(text):
+        for feature in found:
             weight = weights.get(feature)
             if weight is not None:
                 total += weight
-        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, total))))
+        return total
+
+    def probability(self, text: str) -> float:
+        """How likely a crisis, from 0 to 1, for a normalised (and blanked) text with its tags."""
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, self.total(features(text))))))
 
     def says_crisis(self, text: str) -> bool:
         return self.probability(text) >= self.threshold
+
+    def score(self, text: str) -> float:
+        """`total(features(text))` in one pass, without building the feature set: this runs on
+        every message of every room, so it is written for speed (same features, same order of
+        dedupe, same sum; a test holds the two equal)."""
+        get = self.weights.get
+        total = self.bias
+        seen: set[str] = set()
+        add = seen.add
+        previous = ""
+        for word in text.split():
+            if word in _SKIP:
+                previous = ""
+                continue
+            if word not in seen:
+                add(word)
+                total += get(word, 0.0)
+            if len(word) > PREFIX:
+                prefix = word[:PREFIX] + "-"
+                if prefix not in seen:
+                    add(prefix)
+                    total += get(prefix, 0.0)
+            if previous:
+                pair = previous + " " + word
+                if pair not in seen:
+                    add(pair)
+                    total += get(pair, 0.0)
+            previous = word
+        return total
+
+    def decide(self, text: str, tags: Callable[[bool], str]) -> bool:
+        """Whether `text` plus its tags is a crisis; `tags(concepts)` is called only when the
+        tags could change the answer, and asked for concept tags only if the model has any."""
+        total = self.score(text)
+        cut, low, high = _bounds(self)
+        if total + low >= cut:
+            return True
+        if total + high < cut:
+            return False
+        return total + self.total(tag_features(tags(_uses_concepts(self)))) >= cut
+
+
+@cache
+def _bounds(model: CrisisModel) -> tuple[float, float, float]:
+    """The threshold as a score, and how far all tags together can lower or raise a score."""
+    tags = [w for f, w in model.weights.items() if f[:1] in _TAG_STARTS]
+    return (
+        _logit(model.threshold),
+        sum(w for w in tags if w < 0),
+        sum(w for w in tags if w > 0),
+    )
+
+
+@cache
+def _uses_concepts(model: CrisisModel) -> bool:
+    return any(feature.startswith("#") for feature in model.weights)
+
+
+_TAG_STARTS = ("#", "@")
+
+
+def tag_features(tags: str) -> set[str]:
+    """The tags of a text (`" . #death . @clinical"`) as features."""
+    return {word for word in tags.split() if word[:1] in _TAG_STARTS}
 
 
 def from_json(data: Mapping[str, Any]) -> CrisisModel:

@@ -263,14 +263,19 @@ def test_crisis_without_language_given(text: str) -> None:
     assert classify(text).crisis
 
 
+# The negatives below are checked against the patterns alone (`learned=False`): the patterns
+# must never flag them. The learned model leans towards recall and may flag a few (a needless
+# private message costs little); how many is bounded by a test at the end of this file.
+
+
 @pytest.mark.parametrize("text", NOT_CRISIS_FR)
 def test_not_crisis_fr(text: str) -> None:
-    assert not classify(text, "fr").crisis, normalise(text, "fr")
+    assert not is_crisis(text, "fr", learned=False), normalise(text, "fr")
 
 
 @pytest.mark.parametrize("text", NOT_CRISIS_EN)
 def test_not_crisis_en(text: str) -> None:
-    assert not classify(text, "en").crisis, normalise(text, "en")
+    assert not is_crisis(text, "en", learned=False), normalise(text, "en")
 
 
 @pytest.mark.parametrize(
@@ -290,22 +295,22 @@ def test_red_given_as_ones_own_colour_is_a_crisis_anywhere(text: str, lang: str)
     assert classify(text, lang).crisis
 
 
-@pytest.mark.parametrize(
-    ("text", "lang"),
-    [
-        ("Le voyant rouge de la pompe clignote", "fr"),
-        ("Code rouge au 3e hier", "fr"),
-        ("Le Canadien a perdu, je vois rouge! Sinon, jaune.", "fr"),
-        ("Rouge de honte après ma présentation, mais ma couleur, c'est vert.", "fr"),
-        ("Mon compte de banque est dans le rouge, mais moi je suis vert", "fr"),
-        ("Orange, not red, don't worry.", "en"),
-        ("red tape again", "en"),
-        ("The red light on the defibrillator keeps flashing", "en"),
-        ("My cheeks went red, but I'm green overall.", "en"),
-    ],
-)
+OTHER_REDS = [
+    ("Le voyant rouge de la pompe clignote", "fr"),
+    ("Code rouge au 3e hier", "fr"),
+    ("Le Canadien a perdu, je vois rouge! Sinon, jaune.", "fr"),
+    ("Rouge de honte après ma présentation, mais ma couleur, c'est vert.", "fr"),
+    ("Mon compte de banque est dans le rouge, mais moi je suis vert", "fr"),
+    ("Orange, not red, don't worry.", "en"),
+    ("red tape again", "en"),
+    ("The red light on the defibrillator keeps flashing", "en"),
+    ("My cheeks went red, but I'm green overall.", "en"),
+]
+
+
+@pytest.mark.parametrize(("text", "lang"), OTHER_REDS)
 def test_other_reds_are_not_a_crisis(text: str, lang: str) -> None:
-    assert not classify(text, lang).crisis
+    assert not is_crisis(text, lang, learned=False)
 
 
 # -- red weather -----------------------------------------------------------------------------
@@ -1125,7 +1130,7 @@ def test_more_crisis(lang: str, text: str) -> None:
 
 @pytest.mark.parametrize(("lang", "text"), MORE_NOT_CRISIS)
 def test_more_not_crisis(lang: str, text: str) -> None:
-    assert not classify(text, lang).crisis, normalise(text, lang)
+    assert not is_crisis(text, lang, learned=False), normalise(text, lang)
 
 
 @pytest.mark.parametrize(("lang", "text"), MORE_TECHNICAL)
@@ -1189,3 +1194,12 @@ def test_crisis_recall_on_the_tuning_set_stays_at_least_098() -> None:
     missed = [row["text"] for row in crises if not classify(row["text"], row.get("lang")).crisis]
     recall = 1 - len(missed) / len(crises)
     assert recall >= 0.98, missed
+
+
+def test_the_learned_model_adds_few_false_alarms_on_the_hand_written_negatives() -> None:
+    """The model (see bot/guards/model.py) trades some precision for recall, on purpose; on
+    these deliberately tricky negatives it may flag a few, never many."""
+    negatives = [(t, "fr") for t in NOT_CRISIS_FR] + [(t, "en") for t in NOT_CRISIS_EN]
+    negatives += OTHER_REDS + [(t, lang) for lang, t in MORE_NOT_CRISIS]
+    flagged = [text for text, lang in negatives if classify(text, lang).crisis]
+    assert len(flagged) <= 0.1 * len(negatives), flagged

@@ -7,6 +7,8 @@ import json
 from importlib import resources
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.guards import classify, is_crisis
 from bot.guards.classify import model_view
@@ -115,3 +117,10 @@ def test_the_model_sees_concept_tags_and_the_clinical_marker() -> None:
     assert "#time" in view.split()
     clinical = model_view("Évaluation du risque suicidaire avec l'usager ce matin", "fr")
     assert "@clinical" in clinical.split()
+
+
+@given(st.lists(st.sampled_from(["je", "veux", "mourir", "epuisee", ".", "~", "je", "#x"])))
+def test_the_fast_score_is_the_sum_over_the_features(words: list[str]) -> None:
+    model = crisis_model()
+    text = " " + " ".join(words) + " "
+    assert model.score(text) == pytest.approx(model.total(features(text)))
