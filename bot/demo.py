@@ -169,10 +169,13 @@ async def _play(server: LocalSynapse, workdir: Path, language: str) -> int:
                 # agenda) and bot reactions (✅ on a parked message).
                 want_messages = shown + int(line.get("expect", 1))
                 want_reactions = reacted + int(line.get("expect_reaction", 0))
+                until = str(line.get("until", ""))
                 try:
                     await moderator.wait_until(
-                        lambda n=want_messages, r=want_reactions: (
-                            len(from_bot()) >= n and bot_reactions() >= r
+                        lambda n=want_messages, r=want_reactions, words=until: (
+                            len(from_bot()) >= n
+                            and bot_reactions() >= r
+                            and (not words or any(words in s.body for s in from_bot()))
                         ),
                         REPLY_TIMEOUT,
                     )

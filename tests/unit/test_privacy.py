@@ -714,7 +714,7 @@ async def test_my_data_names_the_items_a_moderator_acted_on_never_their_text(
     sent = await bot.say(MODERATOR, "!mes-donnees")
     readable, *_ = private_to(sent, MODERATOR)
     assert "• 2026-11-23 09:00 — !stationnement retirer #1 — " in readable.body
-    moderator = exported_json(private_to(sent, MODERATOR))
+    moderator = exported_json(sent, MODERATOR)
     removed = moderator["moderator_actions"][-1]
     assert (removed["command"], removed["target"]) == ("stationnement retirer", "#1")
     assert "4b7e" not in json.dumps(moderator["moderator_actions"])
