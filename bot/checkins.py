@@ -61,6 +61,10 @@ class CheckinEngine:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._lock = asyncio.Lock()
+        # One flush at a time: `apply()` and the wake-up loop both flush, and two flushes
+        # reading the same pending post would both send it (Matrix drops the repeat by its
+        # transaction id; other platforms would show it twice).
+        self._sending = asyncio.Lock()
 
     # -- plans and formats -------------------------------------------------------------------
 
@@ -360,6 +364,10 @@ class CheckinEngine:
         A post for a room the bot is no longer in is dropped, not failed: marked done without
         an event id (as a post with nothing left to say is), so it is never retried.
         """
+        async with self._sending:
+            return await self._flush_pending()
+
+    async def _flush_pending(self) -> int:
         failed = 0
         for entry in await self.repos.checkins.pending_posts():
             left = await self._left_room(entry.post)

@@ -6,6 +6,7 @@ app, as a crashed bot would.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -394,3 +395,35 @@ async def test_a_nudge_survives_a_crash_at_its_deadline(
         assert [u for u, b in directs(console.sent) if "petit mot discret" in b.lower()] == [
             MEMBERS[0]
         ]
+
+
+async def test_two_flushes_at_once_send_each_pending_post_once(
+    tmp_path: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`apply()` and the wake-up loop may flush at the same moment; a post goes out once."""
+    clock.set(MONDAY_9H)
+    async with halte(tmp_path / "data", clock) as (app, console):
+        await setup_group(console)
+        engine = app.services.checkins
+        real_send = console.send
+
+        async def homeserver_away(out: Outgoing) -> str:
+            raise ConnectionError("homeserver away")
+
+        monkeypatch.setattr(console, "send", homeserver_away)
+        await engine.flush()  # nothing pending yet
+        await console.say(MODERATOR, "!seance debut")
+        pending = await app.services.repos.checkins.pending_posts()
+        assert pending, "the opening posts wait in the outbox while the homeserver is away"
+
+        attempts: list[Outgoing] = []
+
+        async def slow_send(out: Outgoing) -> str:
+            attempts.append(out)  # what reaches the platform, before any dedupe of its own
+            await asyncio.sleep(0)  # let the other flush run in between, as real I/O does
+            return await real_send(out)
+
+        monkeypatch.setattr(console, "send", slow_send)
+        await asyncio.gather(engine.flush(), engine.flush())
+        assert len(attempts) == len(pending)
+        assert not await app.services.repos.checkins.pending_posts()
