@@ -348,7 +348,7 @@ def factor(sources: list[str], depth: int = 3) -> str:
 class Keyed:
     """A list of patterns, filed by first-word key; answers search and finditer on `Tokens`."""
 
-    __slots__ = ("_always", "_by_key", "_keys")
+    __slots__ = ("_always", "_by_key", "_keys", "_seek")
 
     def __init__(self, sources: Iterable[str], macros: Mapping[str, str] | None = None) -> None:
         groups: dict[str, list[str]] = {}
@@ -364,17 +364,21 @@ class Keyed:
         self._by_key = {key: re.compile(factor(group)) for key, group in groups.items()}
         self._keys = frozenset(self._by_key)
         self._always = compile_any(always) if always else None
+        # For `search`: each key's patterns tried at every token of that key in one regex
+        # call, so that the loop over the tokens runs in C, not in Python (about a tenth off
+        # every search). A space, then the key as a lookahead, then the patterns: exactly the
+        # places `starts(key)` gives, and at each the same match as `match(text, position)`.
+        self._seek = {
+            key: re.compile(f" (?={re.escape(key)})(?:{pattern.pattern})").search
+            for key, pattern in self._by_key.items()
+        }
 
     def search(self, tokens: Tokens) -> bool:
         text = tokens.text
+        seek = self._seek
         for key in tokens.keys & self._keys:
-            match = self._by_key[key].match
-            needle = " " + key
-            found = text.find(needle)
-            while found >= 0:
-                if match(text, found + 1):
-                    return True
-                found = text.find(needle, found + 1)
+            if seek[key](text):
+                return True
         return bool(self._always and self._always.search(text))
 
     def matches(self, tokens: Tokens) -> list[re.Match[str]]:

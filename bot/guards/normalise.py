@@ -178,12 +178,14 @@ def _finish(text: str, lang: str) -> str:
     for rule in rules.before:
         if rule.needle in text:
             text = rule.pattern.sub(rule.replacement, text)
-    tokens = rules.tokens
+    # `map(get, words, words)` is `[get(w, w) for w in words]`, with the loop in C.
+    get = rules.tokens.get
     if "'" in text:
-        text = text.replace("'", _SPLIT[lang])
-        text = " ".join([tokens.get(w, w) for w in text.split()]).replace("'", "")
+        words = text.replace("'", _SPLIT[lang]).split()
+        text = " ".join(map(get, words, words)).replace("'", "")
     else:
-        text = " ".join([tokens.get(w, w) for w in text.split()])
+        words = text.split()
+        text = " ".join(map(get, words, words))
     text = f" {text} " if text else " "
     for rule in rules.after:
         if rule.needle in text:
