@@ -369,18 +369,6 @@ async def expected_reply(
 USAGE_MARKER = {"fr": "Utilisation :", "en": "Usage:"}
 
 
-def _aide_bug(bot: ConsoleBot, body: str) -> bool:
-    """`!aide !` crashes in commandes/aide.py: see the strict xfail below; skipped here."""
-    try:
-        invocation = bot.app.registry.parse(body.strip())
-    except (UnknownCommand, ParseError):
-        return False
-    commande = invocation.values.get("commande")
-    return (
-        invocation.command.name == "aide" and bool(commande) and not commande.lstrip("!/").split()
-    )
-
-
 async def check_command(
     bot: ConsoleBot, caplog: pytest.LogCaptureFixture, body: str, *, moderator: bool, grouped: bool
 ) -> None:
@@ -435,8 +423,6 @@ async def test_every_command_survives_any_argument_text(
         await set_up_group(bot)
     for name in (command.name, *command.aliases):
         body = _command_text(prefix, name, spelling, args)
-        if _aide_bug(bot, body):
-            continue
         await check_command(bot, caplog, body, moderator=moderator, grouped=grouped)
 
 
@@ -468,8 +454,6 @@ async def test_commands_one_after_another_keep_every_property(
     if await bot.app.services.repos.groups.get(GROUP_ROOM) is None:
         await set_up_group(bot)
     body = f"!{name}{args}"
-    if _aide_bug(bot, body):
-        return
     await check_command(bot, caplog, body, moderator=moderator, grouped=grouped)
 
 
