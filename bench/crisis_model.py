@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.guards.classify import is_crisis, model_view  # noqa: E402
-from bot.guards.model import MODEL_FILE, features  # noqa: E402
+from bot.guards.model import MODEL_FILE, CrisisModel, features, probability_of  # noqa: E402
 
 TUNE = ROOT / "tests" / "data" / "guards" / "tune.jsonl"
 OUT = ROOT / "bot" / "guards" / "data" / MODEL_FILE
@@ -61,13 +61,6 @@ def fit(rows: list[set[str]], labels: list[int], c: float) -> tuple[dict[str, fl
     return weights, float(model.intercept_[0])
 
 
-def probability(weights: dict[str, float], bias: float, row: set[str]) -> float:
-    import math
-
-    total = bias + sum(weights.get(f, 0.0) for f in row)
-    return 1 / (1 + math.exp(-max(-50.0, min(50.0, total))))
-
-
 def out_of_fold(rows: list[set[str]], labels: list[int], c: float) -> list[list[float]]:
     """Per example, its probability from each repeat's model that did not see it."""
     from sklearn.model_selection import RepeatedStratifiedKFold
@@ -76,8 +69,9 @@ def out_of_fold(rows: list[set[str]], labels: list[int], c: float) -> list[list[
     splitter = RepeatedStratifiedKFold(n_splits=FOLDS, n_repeats=REPEATS, random_state=SEED)
     for train, test in splitter.split(rows, labels):
         weights, bias = fit([rows[i] for i in train], [labels[i] for i in train], c)
+        model = CrisisModel(weights, bias, threshold=0.5)  # the threshold is not used here
         for i in test:
-            scores[i].append(probability(weights, bias, rows[i]))
+            scores[i].append(probability_of(model.total(rows[i])))
     return scores
 
 

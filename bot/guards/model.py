@@ -58,6 +58,11 @@ def features(text: str) -> set[str]:
     return found
 
 
+def probability_of(total: float) -> float:
+    """The logistic function of a model's total, clamped so that no total overflows."""
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, total))))
+
+
 def _logit(probability: float) -> float:
     return math.log(probability / (1.0 - probability))
 
@@ -85,44 +90,12 @@ class CrisisModel:
 
     def probability(self, text: str) -> float:
         """How likely a crisis, from 0 to 1, for a normalised (and blanked) text with its tags."""
-        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, self.total(features(text))))))
-
-    def says_crisis(self, text: str) -> bool:
-        return self.probability(text) >= self.threshold
-
-    def score(self, text: str) -> float:
-        """`total(features(text))` in one pass, without building the feature set: this runs on
-        every message of every room, so it is written for speed (same features, same order of
-        dedupe, same sum; a test holds the two equal)."""
-        get = self.weights.get
-        total = self.bias
-        seen: set[str] = set()
-        add = seen.add
-        previous = ""
-        for word in text.split():
-            if word in _SKIP:
-                previous = ""
-                continue
-            if word not in seen:
-                add(word)
-                total += get(word, 0.0)
-            if len(word) > PREFIX:
-                prefix = word[:PREFIX] + "-"
-                if prefix not in seen:
-                    add(prefix)
-                    total += get(prefix, 0.0)
-            if previous:
-                pair = previous + " " + word
-                if pair not in seen:
-                    add(pair)
-                    total += get(pair, 0.0)
-            previous = word
-        return total
+        return probability_of(self.total(features(text)))
 
     def decide(self, text: str, tags: Callable[[bool], str]) -> bool:
         """Whether `text` plus its tags is a crisis; `tags(concepts)` is called only when the
         tags could change the answer, and asked for concept tags only if the model has any."""
-        total = self.score(text)
+        total = self.total(features(text))
         cut, low, high = _bounds(self)
         if total + low >= cut:
             return True

@@ -7,8 +7,6 @@ import json
 from importlib import resources
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from bot.guards import classify, is_crisis
 from bot.guards.classify import model_view
@@ -38,12 +36,16 @@ def test_pairs_never_span_punctuation_or_a_blanked_span() -> None:
     assert {"veux pas", "demain matin", "mourir"} <= found
 
 
+def _no_tags(concepts: bool) -> str:
+    return ""
+
+
 def test_probability_adds_the_weights_of_the_features_present() -> None:
     model = CrisisModel({"nuit": 2.0, "seule": 1.0}, bias=-3.0, threshold=0.5)
     assert model.probability(" la nuit ") == pytest.approx(1 / (1 + 2.718281828**1), rel=1e-6)
     assert model.probability(" seule la nuit ") == pytest.approx(0.5)
-    assert model.says_crisis(" seule la nuit ")
-    assert not model.says_crisis(" la nuit ")
+    assert model.decide(" seule la nuit ", _no_tags)
+    assert not model.decide(" la nuit ", _no_tags)
 
 
 def test_a_feature_counts_once_however_often_it_appears() -> None:
@@ -117,10 +119,3 @@ def test_the_model_sees_concept_tags_and_the_clinical_marker() -> None:
     assert "#time" in view.split()
     clinical = model_view("Évaluation du risque suicidaire avec l'usager ce matin", "fr")
     assert "@clinical" in clinical.split()
-
-
-@given(st.lists(st.sampled_from(["je", "veux", "mourir", "epuisee", ".", "~", "je", "#x"])))
-def test_the_fast_score_is_the_sum_over_the_features(words: list[str]) -> None:
-    model = crisis_model()
-    text = " " + " ".join(words) + " "
-    assert model.score(text) == pytest.approx(model.total(features(text)))
