@@ -70,6 +70,7 @@ class _Concepts:
 class _TechnicalLists:
     lists: Labelled
     threshold: int
+    threshold_in_crisis: int
     # A message is technical about something: without a work object, an agenda word or a
     # minor object there is nothing to park, whatever else it says (and nothing more to read).
     topic: Keyed
@@ -160,12 +161,13 @@ def _keyed(data: Mapping[str, Any], *keys: str) -> list[Keyed]:
 def _technical_lists(lang: str) -> _TechnicalLists:
     data = load("technical", lang)
     threshold = data.get("threshold", 2)
-    if not isinstance(threshold, int):
-        raise TypeError("technical threshold must be an integer")
+    in_crisis = data.get("threshold_in_crisis", threshold)
+    if not isinstance(threshold, int) or not isinstance(in_crisis, int):
+        raise TypeError("technical thresholds must be integers")
     macros = macros_of(data)
     lists = Labelled({key: strings(data, key) for key in _TECHNICAL_WEIGHTS}, macros)
     topic = Keyed([s for key in ("objects", "agenda", "minor") for s in strings(data, key)], macros)
-    return _TechnicalLists(lists, threshold, topic)
+    return _TechnicalLists(lists, threshold, in_crisis, topic)
 
 
 @cache
@@ -293,14 +295,16 @@ def _is_crisis(raw: str, tokens: Tokens, lang: str, *, learned: bool = True) -> 
     return _own_red(tokens, lang)
 
 
-def _technical(tokens: Tokens, lang: str) -> bool:
-    """Each distinct term found adds its list's weight (see data/technical.fr.toml)."""
+def _technical(tokens: Tokens, lang: str, crisis: bool = False) -> bool:
+    """Each distinct term found adds its list's weight (see data/technical.fr.toml); a crisis
+    message needs more, as the labelling guide asks (a crisis that names the schedule is not a
+    point for the meeting)."""
     lists = _technical_lists(lang)
     if not lists.topic.search(tokens):
         return False
     found = lists.lists.found(tokens)
     score = sum(_TECHNICAL_WEIGHTS[label] * len(terms) for label, terms in found.items())
-    return score >= lists.threshold
+    return score >= (lists.threshold_in_crisis if crisis else lists.threshold)
 
 
 # A capitalised word, anywhere: a person's name when it is not a common word (« Julie a encore…
@@ -359,9 +363,10 @@ def classify(
         venting.append(BLAME)
     if len(text.strip()) > long_threshold:
         venting.append(LONG)
+    crisis = _is_crisis(text, tokens, language)
     return Classification(
-        crisis=_is_crisis(text, tokens, language),
-        technical=_technical(tokens, language),
+        crisis=crisis,
+        technical=_technical(tokens, language, crisis),
         venting=tuple(venting),
         lang=language,
     )

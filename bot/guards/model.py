@@ -27,7 +27,7 @@ from importlib import resources
 from typing import Any
 
 MODEL_FILE = "crisis.model.json"
-PREFIX = 5
+PREFIX = 4
 """Long words also count by their first letters: « épuisée », « épuisant » share "epuis"."""
 
 CLINICAL_MARKER = " . @clinical "
@@ -35,6 +35,15 @@ CLINICAL_MARKER = " . @clinical "
 professional terms (the `clinical` list of crisis.fr.toml); the model learns what it weighs."""
 
 _SKIP = frozenset({".", "?", "!", "~", ",", ";", ":"})
+
+SHORT_WORDS = 3
+"""A message of this many words or fewer is « short »: too few words for the model to judge
+(« je passe », "I don't know", « moi aussi »), so it needs `short_threshold` to vote."""
+
+
+def word_count(text: str) -> int:
+    """The words of a normalised text, without punctuation, blanks or tags."""
+    return sum(1 for word in text.split() if word not in _SKIP and word[:1] not in _TAG_STARTS)
 
 
 def features(text: str) -> set[str]:
@@ -78,10 +87,17 @@ class CrisisModel:
     weights: Mapping[str, float]
     bias: float
     threshold: float
+    short_threshold: float | None = None
+    """The threshold for a short message (`SHORT_WORDS`); None: the same as `threshold`."""
 
     def total(self, found: Iterable[str]) -> float:
+        """The score of a set of features: the intercept plus their weights."""
+        return self.bias + self.evidence(found)
+
+    def evidence(self, found: Iterable[str]) -> float:
+        """The weights of the features alone, without the intercept."""
         weights = self.weights
-        total = self.bias
+        total = 0.0
         for feature in found:
             weight = weights.get(feature)
             if weight is not None:
@@ -97,11 +113,13 @@ class CrisisModel:
         tags could change the answer, and asked for concept tags only if the model has any."""
         total = self.total(features(text))
         cut, low, high = _bounds(self)
+        if self.short_threshold is not None and word_count(text) <= SHORT_WORDS:
+            cut = _logit(self.short_threshold)
         if total + low >= cut:
             return True
         if total + high < cut:
             return False
-        return total + self.total(tag_features(tags(_uses_concepts(self)))) >= cut
+        return total + self.evidence(tag_features(tags(_uses_concepts(self)))) >= cut
 
 
 @cache
@@ -133,11 +151,14 @@ def from_json(data: Mapping[str, Any]) -> CrisisModel:
     try:
         weights = {str(k): float(v) for k, v in dict(data["weights"]).items()}
         bias, threshold = float(data["bias"]), float(data["threshold"])
+        short = data.get("short_threshold")
+        short_threshold = None if short is None else float(short)
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{MODEL_FILE}: not a crisis model ({type(exc).__name__})") from None
-    if not 0.0 < threshold < 1.0:
-        raise ValueError(f"{MODEL_FILE}: threshold must be between 0 and 1")
-    return CrisisModel(weights, bias, threshold)
+    for value in (threshold, short_threshold):
+        if value is not None and not 0.0 < value < 1.0:
+            raise ValueError(f"{MODEL_FILE}: thresholds must be between 0 and 1")
+    return CrisisModel(weights, bias, threshold, short_threshold)
 
 
 @cache

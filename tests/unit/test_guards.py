@@ -398,9 +398,19 @@ def test_not_technical(text: str, lang: str) -> None:
 
 
 def test_technical_and_crisis_can_both_be_true() -> None:
-    result = classify("Le DPE a planté encore et honnêtement je veux mourir", "fr")
+    text = "Le DPE a planté encore, faudrait en parler à la réunion. Honnêtement je veux mourir"
+    result = classify(text, "fr")
     assert result.crisis
     assert result.technical
+
+
+def test_a_crisis_that_merely_names_work_needs_a_plain_problem_to_be_technical() -> None:
+    """The labelling guide: a crisis that names the schedule or the software is the crisis
+    talking, not a point for the meeting (`threshold_in_crisis` in data/technical.*.toml)."""
+    crisis = "Le DPE a planté encore et honnêtement je veux mourir"
+    assert classify(crisis, "fr").crisis
+    assert not classify(crisis, "fr").technical
+    assert classify("Le DPE a planté encore, c'est la troisième fois", "fr").technical
 
 
 # -- venting: blame and long -----------------------------------------------------------------
@@ -1194,6 +1204,105 @@ def test_crisis_recall_on_the_tuning_set_stays_at_least_098() -> None:
     missed = [row["text"] for row in crises if not classify(row["text"], row.get("lang")).crisis]
     recall = 1 - len(missed) / len(crises)
     assert recall >= 0.98, missed
+
+
+# What most of a real room says: acknowledgements, colours other than red, small talk. Written
+# for this test, never used to train the model.
+ORDINARY = [
+    ("fr", t)
+    for t in (
+        "ok",
+        "oui",
+        "non",
+        "merci",
+        "merci!",
+        "👍",
+        "Jaune.",
+        "Vert!",
+        "bonne nuit",
+        "Je passe",
+        "d'accord",
+        "à la semaine prochaine",
+        "salut tout le monde",
+        "Bonjour!",
+        "Orange",
+        "Jaune, fatiguée",
+        "Vert, reposée",
+        "Présente",
+        "moi aussi",
+        "pareil",
+        "je suis là",
+        "ça va",
+        "bof",
+        "lol",
+        "haha",
+        "Bonne fin de semaine!",
+        "On se revoit jeudi",
+        "Je dois partir, bye",
+        "Merci pour ce moment",
+        "Je me reconnais dans ce que tu dis",
+        "Marcher le soir m'aide",
+        "Ma fille",
+        "Le café",
+        "Mon chien",
+        "Dormir",
+        "Rien de spécial",
+        "Je sais pas",
+        "Tannée",
+        "Semaine chargée",
+        "Correct",
+    )
+] + [
+    ("en", t)
+    for t in (
+        "ok",
+        "yes",
+        "no",
+        "thanks",
+        "👍",
+        "Yellow.",
+        "Green!",
+        "good night",
+        "I'll pass",
+        "sure",
+        "see you next week",
+        "hi everyone",
+        "hello",
+        "Orange",
+        "Yellow, tired",
+        "Green, rested",
+        "here",
+        "me too",
+        "same",
+        "I'm here",
+        "fine",
+        "meh",
+        "lol",
+        "haha",
+        "Have a good weekend!",
+        "See you Thursday",
+        "Gotta go, bye",
+        "Thanks for this",
+        "I relate to what you said",
+        "Walking at night helps",
+        "My daughter",
+        "Coffee",
+        "My dog",
+        "Sleep",
+        "Nothing special",
+        "I don't know",
+        "Tired",
+        "Busy week",
+        "Fine",
+    )
+]
+
+
+def test_ordinary_room_talk_rarely_gets_the_crisis_message() -> None:
+    """Each false alarm sends a person the crisis resources and alerts the moderators; on the
+    everyday messages of a room that must stay rare (at most one in twenty)."""
+    flagged = [text for lang, text in ORDINARY if classify(text, lang).crisis]
+    assert len(flagged) <= 0.05 * len(ORDINARY), flagged
 
 
 def test_the_learned_model_adds_few_false_alarms_on_the_hand_written_negatives() -> None:

@@ -21,7 +21,7 @@ def test_features_are_words_pairs_and_prefixes() -> None:
         "je",
         "suis",
         "epuisee",
-        "epuis-",
+        "epui-",
         "je suis",
         "suis epuisee",
     }
@@ -46,6 +46,24 @@ def test_probability_adds_the_weights_of_the_features_present() -> None:
     assert model.probability(" seule la nuit ") == pytest.approx(0.5)
     assert model.decide(" seule la nuit ", _no_tags)
     assert not model.decide(" la nuit ", _no_tags)
+
+
+def test_decide_agrees_with_the_probability_when_it_has_to_look_at_the_tags() -> None:
+    """The tags are looked up only near the threshold; there the intercept must count once
+    (it was counted twice, so the model flagged far less than its threshold said)."""
+    model = CrisisModel({"nuit": 3.5, "@clinical": -1.0}, bias=-3.0, threshold=0.5)
+    assert model.probability(" nuit ") > 0.5
+    assert model.decide(" nuit ", _no_tags)
+    assert model.probability(" nuit . @clinical ") < 0.5
+    assert not model.decide(" nuit ", lambda concepts: " . @clinical")
+
+
+def test_a_short_message_needs_the_short_threshold() -> None:
+    """Three words are too few for the model to judge (« je sais pas »): they need more."""
+    model = CrisisModel({"sais": 2.0}, bias=-1.0, threshold=0.5, short_threshold=0.9)
+    assert not model.decide(" je sais pas ", _no_tags)
+    assert model.decide(" je sais pas quoi faire ", _no_tags)
+    assert CrisisModel({"sais": 2.0}, bias=-1.0, threshold=0.5).decide(" je sais pas ", _no_tags)
 
 
 def test_a_feature_counts_once_however_often_it_appears() -> None:
