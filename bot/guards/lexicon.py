@@ -27,6 +27,9 @@ LANGUAGES = ("fr", "en")
 _REPEAT_IN_PATTERN = re.compile(r"(?<!\\)([a-z])\1+")
 _MACRO = re.compile(r"%([A-Z_]+)%")
 NEVER = re.compile(r"(?!)")
+# The normalised text is plain ASCII (see `normalise.py`), so `\b` and `\w` may be the ASCII
+# ones: the same answers, without a Unicode table lookup for every character they test.
+ASCII = re.ASCII
 
 
 def _fold_table() -> dict[int, str]:
@@ -118,7 +121,7 @@ def compile_any(sources: Iterable[str], macros: Mapping[str, str] | None = None)
     parts = [f"(?:{expand(s, macros or {})})" for s in sources]
     if not parts:
         return NEVER
-    return re.compile("|".join(parts))
+    return re.compile("|".join(parts), ASCII)
 
 
 def strings(table: Mapping[str, Any], key: str) -> list[str]:
@@ -361,7 +364,7 @@ class Keyed:
                 continue
             for key in keys:
                 groups.setdefault(key, []).append(source)
-        self._by_key = {key: re.compile(factor(group)) for key, group in groups.items()}
+        self._by_key = {key: re.compile(factor(group), ASCII) for key, group in groups.items()}
         self._keys = frozenset(self._by_key)
         self._always = compile_any(always) if always else None
         # For `search`: each key's patterns tried at every token of that key in one regex
@@ -369,7 +372,7 @@ class Keyed:
         # every search). A space, then the key as a lookahead, then the patterns: exactly the
         # places `starts(key)` gives, and at each the same match as `match(text, position)`.
         self._seek = {
-            key: re.compile(f" (?={re.escape(key)})(?:{pattern.pattern})").search
+            key: re.compile(f" (?={re.escape(key)})(?:{pattern.pattern})", ASCII).search
             for key, pattern in self._by_key.items()
         }
 
@@ -493,4 +496,4 @@ def _start_then_longest(m: re.Match[str]) -> tuple[int, int]:
 
 def _named(labels: Mapping[str, list[str]], order: list[str]) -> re.Pattern[str]:
     parts = [f"(?P<{label}>{factor(labels[label])})" for label in order if label in labels]
-    return re.compile("|".join(parts))
+    return re.compile("|".join(parts), ASCII)

@@ -118,7 +118,7 @@ def _rewrites(raw: object, macros: Mapping[str, str]) -> tuple[_Rewrite, ...]:
         pattern, replacement, *needle = item
         rewrites.append(
             _Rewrite(
-                re.compile(_literal_first(expand(pattern, macros))),
+                re.compile(_literal_first(expand(pattern, macros)), re.ASCII),
                 prepare_pattern(replacement),
                 prepare_pattern(needle[0]) if needle else "",
             )
