@@ -21,6 +21,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from bot.guards.derive import EMPTY, Underivable, derive
+
 LANGUAGES = ("fr", "en")
 
 # A letter repeated, not escaped: `\bbe` keeps its `\b` and `ss` in `\ss` is left alone.
@@ -348,10 +350,82 @@ def factor(sources: list[str], depth: int = 3) -> str:
     return "|".join(parts)
 
 
+# For `_union`: a word and its space not followed by a quantifier, or a group with its own.
+_STRICT_WORD = re.compile(r"(?:\\b)?[a-z0-9']+ (?![?*+{])")
+_QUANTIFIED = re.compile(r"(?:[?*+]|\{\d*(?:,\d*)?\})[?+]?")
+
+
+def _step(source: str) -> int:
+    """Length of the first step of an alternative without `|` at its top: `\\bje `, or a group
+    and its quantifier (`(?:…){0,3}?`); 0 when it has neither."""
+    word = _STRICT_WORD.match(source)
+    if word:
+        return word.end()
+    if not source.startswith("(") or source.startswith(("(?=", "(?!", "(?<")):
+        return 0
+    try:
+        end = _skip_group(source, 0)
+    except _Unkeyable:
+        return 0
+    quantifier = _QUANTIFIED.match(source, end)
+    return quantifier.end() if quantifier else end
+
+
+def _union(sources: Iterable[str], depth: int = 4) -> str:
+    """One regex matching where any of `sources` matches, shared first steps written once.
+
+    For yes/no searches only: which alternative wins, and so where a match ends, may differ
+    from `factor`'s; that is what lets it merge more (any order, duplicates dropped, and an
+    alternative that matches the empty string stands for the whole alternation).
+    """
+    options: list[str] = []
+    for source in sources:
+        options.extend(_split_alternatives(source))
+    options = list(dict.fromkeys(options))
+    if "" in options:
+        return ""
+    if depth == 0 or len(options) < 2:
+        return "|".join(options)
+    groups: dict[str, list[str]] = {}
+    for option in options:
+        size = _step(option)
+        groups.setdefault(option[:size], []).append(option[size:])
+    parts: list[str] = []
+    for head, tails in groups.items():
+        if not head:
+            parts.extend(tails)
+            continue
+        inner = tails[0] if len(tails) == 1 else _union(tails, depth - 1)
+        parts.append(f"{head}(?:{inner})" if inner else head)
+    return "|".join(parts)
+
+
+def _key_trie(groups: Mapping[str, list[str]]) -> str:
+    """One regex for keys and what follows each: `(?:j(?:e (?:…)|us(?:…))|…)`.
+
+    Every branch starts with a literal, which the regex engine checks before entering it.
+    """
+    root: dict[str, Any] = {}
+    for key, sources in groups.items():
+        node = root
+        for char in key:
+            node = node.setdefault(char, {})
+        node[""] = sources
+
+    def build(node: dict[str, Any]) -> str:
+        branches = [
+            f"(?:{_union(child)})" if char == "" else re.escape(char) + build(child)
+            for char, child in sorted(node.items())
+        ]
+        return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+    return build(root)
+
+
 class Keyed:
     """A list of patterns, filed by first-word key; answers search and finditer on `Tokens`."""
 
-    __slots__ = ("_always", "_by_key", "_keys", "_seek")
+    __slots__ = ("_always", "_compiled", "_fallback", "_fallback_keys", "_groups", "_keys", "_scan")
 
     def __init__(self, sources: Iterable[str], macros: Mapping[str, str] | None = None) -> None:
         groups: dict[str, list[str]] = {}
@@ -364,32 +438,57 @@ class Keyed:
                 continue
             for key in keys:
                 groups.setdefault(key, []).append(source)
-        self._by_key = {key: re.compile(factor(group), ASCII) for key, group in groups.items()}
-        self._keys = frozenset(self._by_key)
+        # For `matches`, compiled when first needed: most lists are only ever searched.
+        self._groups = {key: factor(group) for key, group in groups.items()}
+        self._compiled: dict[str, re.Pattern[str]] | None = None
+        self._keys = frozenset(groups)
         self._always = compile_any(always) if always else None
-        # For `search`: each key's patterns tried at every token of that key in one regex
-        # call, so that the loop over the tokens runs in C, not in Python (about a tenth off
-        # every search). A space, then the key as a lookahead, then the patterns: exactly the
-        # places `starts(key)` gives, and at each the same match as `match(text, position)`.
-        self._seek = {
-            key: re.compile(f" (?={re.escape(key)})(?:{pattern.pattern})", ASCII).search
-            for key, pattern in self._by_key.items()
+        # For `search`, all keys in one regex: a space, then the keys as a trie, each followed
+        # by what its patterns need after it (see `derive.py`). One call per message instead
+        # of one per key, and the regex engine looks for the spaces itself. A pattern that
+        # cannot be derived is searched as before: a space, the key as a lookahead, the pattern.
+        derived: dict[str, list[str]] = {}
+        fallback: dict[str, list[str]] = {}
+        for key, group in groups.items():
+            for source in group:
+                try:
+                    rest = derive(source, key)
+                except Underivable:
+                    fallback.setdefault(key, []).append(source)
+                    continue
+                if rest != EMPTY:
+                    derived.setdefault(key, []).append(rest)
+        self._scan = re.compile(f" {_key_trie(derived)}", ASCII).search if derived else None
+        self._fallback = {
+            key: re.compile(f" (?={re.escape(key)})(?:{_union(group)})", ASCII).search
+            for key, group in fallback.items()
         }
+        self._fallback_keys = frozenset(self._fallback)
 
     def search(self, tokens: Tokens) -> bool:
         text = tokens.text
-        seek = self._seek
-        for key in tokens.keys & self._keys:
-            if seek[key](text):
-                return True
+        if self._scan is not None and self._scan(text):
+            return True
+        if self._fallback_keys:
+            fallback = self._fallback
+            for key in tokens.keys & self._fallback_keys:
+                if fallback[key](text):
+                    return True
         return bool(self._always and self._always.search(text))
+
+    @property
+    def _by_key(self) -> dict[str, re.Pattern[str]]:
+        if self._compiled is None:
+            self._compiled = {key: re.compile(group, ASCII) for key, group in self._groups.items()}
+        return self._compiled
 
     def matches(self, tokens: Tokens) -> list[re.Match[str]]:
         """Every match starting at some token, leftmost first, overlapping ones dropped."""
         text = tokens.text
         found: list[re.Match[str]] = []
+        by_key = self._by_key
         for key in tokens.keys & self._keys:
-            match = self._by_key[key].match
+            match = by_key[key].match
             for position in tokens.starts(key):
                 m = match(text, position)
                 if m:
