@@ -283,18 +283,29 @@ def token_key(word: str) -> str:
 
 
 class Tokens:
-    """A normalised text and the keys of its tokens, computed once per message.
+    """A normalised text and the keys of its tokens, computed once per message, when needed.
 
     The positions of a key's tokens are found when needed with `str.find` (" " + key): the text
     has exactly one space before every word, so that is exactly where such tokens start.
     """
 
-    __slots__ = ("keys", "text")
+    __slots__ = ("_keys", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
-        # token_key(), inlined: this runs for every word of every message.
-        self.keys = {w[:_KEY_LENGTH] if len(w) >= _KEY_LENGTH else w + " " for w in text.split()}
+        self._keys: set[str] | None = None
+
+    @property
+    def keys(self) -> set[str]:
+        """The keys of the tokens. Lazy: `Keyed.search`, the common case, does without them."""
+        keys = self._keys
+        if keys is None:
+            # token_key(), inlined: this runs for every word of every message.
+            keys = {
+                w[:_KEY_LENGTH] if len(w) >= _KEY_LENGTH else w + " " for w in self.text.split()
+            }
+            self._keys = keys
+        return keys
 
     def starts(self, key: str) -> Iterator[int]:
         """Where the tokens of `key` start, in order."""
@@ -484,6 +495,10 @@ class Keyed:
 
     def matches(self, tokens: Tokens) -> list[re.Match[str]]:
         """Every match starting at some token, leftmost first, overlapping ones dropped."""
+        # Most messages have none, and `search` says so in one regex call: the same places and
+        # patterns as below, so it finds something exactly when the loop below would.
+        if not self.search(tokens):
+            return []
         text = tokens.text
         found: list[re.Match[str]] = []
         by_key = self._by_key
