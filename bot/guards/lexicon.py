@@ -433,10 +433,70 @@ def _key_trie(groups: Mapping[str, list[str]]) -> str:
     return build(root)
 
 
+class _Starts:
+    """Where in a text some pattern of a keyed list can start, in one regex call.
+
+    All keys in one regex: a space, then, as a lookahead, the keys as a trie, each followed by
+    what its patterns need after it (see `derive.py`); so the regex engine looks for the spaces
+    itself and skips the keys at their first letter. `search` says whether there is such a
+    place, `finditer` finds them all (the lookahead consumes nothing, so none is skipped). A key
+    with a pattern that cannot be derived is left out, and searched as before: a space, the
+    key as a lookahead, the patterns.
+    """
+
+    __slots__ = ("fallback", "fallback_keys", "scan")
+
+    def __init__(self, groups: Mapping[str, list[str]]) -> None:
+        derived: dict[str, list[str]] = {}
+        fallback: dict[str, list[str]] = {}
+        for key, group in groups.items():
+            try:
+                rests = [derive(source, key) for source in group]
+            except Underivable:
+                fallback[key] = group
+                continue
+            rests = [rest for rest in rests if rest != EMPTY]
+            if rests:
+                derived[key] = rests
+        self.scan = re.compile(f" (?={_key_trie(derived)})", ASCII) if derived else None
+        self.fallback = {
+            key: re.compile(f" (?={re.escape(key)})(?:{_union(group)})", ASCII).search
+            for key, group in fallback.items()
+        }
+        self.fallback_keys = frozenset(self.fallback)
+
+    def search(self, tokens: Tokens) -> bool:
+        text = tokens.text
+        if self.scan is not None and self.scan.search(text):
+            return True
+        if self.fallback_keys:
+            fallback = self.fallback
+            for key in tokens.keys & self.fallback_keys:
+                if fallback[key](text):
+                    return True
+        return False
+
+    def places(self, text: str) -> dict[str, list[int]]:
+        """Key → where tokens of that key start and some of its patterns match, in order
+        (fallback keys left out)."""
+        places: dict[str, list[int]] = {}
+        if self.scan is not None:
+            for hit in self.scan.finditer(text):
+                start = hit.end()
+                word = text.find(" ", start) - start
+                key = (
+                    text[start : start + _KEY_LENGTH]
+                    if word >= _KEY_LENGTH
+                    else text[start : start + word + 1]
+                )
+                places.setdefault(key, []).append(start)
+        return places
+
+
 class Keyed:
     """A list of patterns, filed by first-word key; answers search and finditer on `Tokens`."""
 
-    __slots__ = ("_always", "_compiled", "_fallback", "_fallback_keys", "_groups", "_keys", "_scan")
+    __slots__ = ("_always", "_compiled", "_groups", "_keys", "_starts")
 
     def __init__(self, sources: Iterable[str], macros: Mapping[str, str] | None = None) -> None:
         groups: dict[str, list[str]] = {}
@@ -454,38 +514,12 @@ class Keyed:
         self._compiled: dict[str, re.Pattern[str]] | None = None
         self._keys = frozenset(groups)
         self._always = compile_any(always) if always else None
-        # For `search`, all keys in one regex: a space, then the keys as a trie, each followed
-        # by what its patterns need after it (see `derive.py`). One call per message instead
-        # of one per key, and the regex engine looks for the spaces itself. A pattern that
-        # cannot be derived is searched as before: a space, the key as a lookahead, the pattern.
-        derived: dict[str, list[str]] = {}
-        fallback: dict[str, list[str]] = {}
-        for key, group in groups.items():
-            for source in group:
-                try:
-                    rest = derive(source, key)
-                except Underivable:
-                    fallback.setdefault(key, []).append(source)
-                    continue
-                if rest != EMPTY:
-                    derived.setdefault(key, []).append(rest)
-        self._scan = re.compile(f" {_key_trie(derived)}", ASCII).search if derived else None
-        self._fallback = {
-            key: re.compile(f" (?={re.escape(key)})(?:{_union(group)})", ASCII).search
-            for key, group in fallback.items()
-        }
-        self._fallback_keys = frozenset(self._fallback)
+        self._starts = _Starts(groups)
 
     def search(self, tokens: Tokens) -> bool:
-        text = tokens.text
-        if self._scan is not None and self._scan(text):
+        if self._starts.search(tokens):
             return True
-        if self._fallback_keys:
-            fallback = self._fallback
-            for key in tokens.keys & self._fallback_keys:
-                if fallback[key](text):
-                    return True
-        return bool(self._always and self._always.search(text))
+        return bool(self._always and self._always.search(tokens.text))
 
     @property
     def _by_key(self) -> dict[str, re.Pattern[str]]:
@@ -495,14 +529,18 @@ class Keyed:
 
     def matches(self, tokens: Tokens) -> list[re.Match[str]]:
         """Every match starting at some token, leftmost first, overlapping ones dropped."""
-        # Most messages have none, and `search` says so in one regex call: the same places and
-        # patterns as below, so it finds something exactly when the loop below would.
-        if not self.search(tokens):
-            return []
         text = tokens.text
         found: list[re.Match[str]] = []
         by_key = self._by_key
-        for key in tokens.keys & self._keys:
+        # Only where `_Starts` says some pattern of the key matches: the same places and
+        # patterns as trying every token of every key, without the tokens where none does.
+        for key, starts in self._starts.places(text).items():
+            match = by_key[key].match
+            for position in starts:
+                m = match(text, position)
+                if m:
+                    found.append(m)
+        for key in tokens.keys & self._starts.fallback_keys if self._starts.fallback_keys else ():
             match = by_key[key].match
             for position in tokens.starts(key):
                 m = match(text, position)
@@ -545,7 +583,7 @@ class Labelled:
     wins, and a match hides the matches that would start inside it, as in `Keyed.matches`.
     """
 
-    __slots__ = ("_always", "_by_key", "_keys")
+    __slots__ = ("_always", "_by_key", "_keys", "_starts")
 
     def __init__(
         self, lists: Mapping[str, Iterable[str]], macros: Mapping[str, str] | None = None
@@ -567,6 +605,12 @@ class Labelled:
         self._by_key = {key: _named(labels, order) for key, labels in grouped.items()}
         self._keys = frozenset(self._by_key)
         self._always = _named(always, order) if always else None
+        self._starts = _Starts(
+            {
+                key: [s for group in labels.values() for s in group]
+                for key, labels in grouped.items()
+            }
+        )
 
     def found(self, tokens: Tokens, *, overlapping: bool = False) -> dict[str, set[str]]:
         """List name → the distinct terms (matched texts) it found; absent when none.
@@ -576,16 +620,30 @@ class Labelled:
         """
         text = tokens.text
         by_key = self._by_key
+        # Only where `_Starts` says some pattern of the key matches (see `Keyed.matches`).
+        places = self._starts.places(text)
+        fallback_keys = self._starts.fallback_keys
         hits: list[re.Match[str]] = []
-        for key in tokens.keys & self._keys:
-            match = by_key[key].match
-            needle = " " + key
-            found = text.find(needle)
-            while found >= 0:
-                m = match(text, found + 1)
-                if m:
-                    hits.append(m)
-                found = text.find(needle, found + 1)
+        if (len(places) > 1 and overlapping) or fallback_keys:
+            # The matches key by key, in the order of the key set, as when every token of
+            # every key was tried: it decides the order of the labels in the answer.
+            for key in tokens.keys & self._keys:
+                if key in fallback_keys:
+                    starts: Iterable[int] = tokens.starts(key)
+                else:
+                    starts = places.get(key, ())
+                match = by_key[key].match
+                for position in starts:
+                    m = match(text, position)
+                    if m:
+                        hits.append(m)
+        else:
+            for key, starts in places.items():
+                match = by_key[key].match
+                for position in starts:
+                    m = match(text, position)
+                    if m:
+                        hits.append(m)
         if not overlapping and len(hits) > 1:
             hits.sort(key=_start_then_longest)
             kept, end = [], -1
