@@ -24,10 +24,11 @@ yes/no search, not for spans.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
-__all__ = ["EMPTY", "Underivable", "derive"]
+__all__ = ["EMPTY", "Underivable", "derive", "derive_each"]
 
 
 class Underivable(Exception):
@@ -231,7 +232,6 @@ def _class_end(source: str, start: int) -> int:
     raise Underivable("unterminated character class")
 
 
-@cache
 def _parse(source: str) -> _Node:
     return _Parser(source).parse()
 
@@ -507,8 +507,23 @@ def derive(source: str, known: str, before: str = " ", flags: int = re.ASCII) ->
     """The derivative of the pattern `source` by the characters `known`, which follow the
     character `before` in the text: `EMPTY` when it cannot match there, "" when it matches
     within them already. Raises `Underivable`."""
-    node = _parse(source)
+    return derive_each(source, [known], before, flags)[known]
+
+
+def derive_each(
+    source: str, prefixes: Iterable[str], before: str = " ", flags: int = re.ASCII
+) -> dict[str, str]:
+    """`derive` by each of `prefixes`, parsing `source` once (the tree is not kept: it is large,
+    and the garbage collector would have to walk it for as long as the process lives)."""
+    tree = _parse(source)
     plain: _Memo = {}
+    derived = {}
+    for known in prefixes:
+        derived[known] = _derive(tree, known, before, flags, plain)
+    return derived
+
+
+def _derive(node: _Node, known: str, before: str, flags: int, plain: _Memo) -> str:
     for char in known:
         deriver = _Deriver(char, before, flags, plain)
         # A match may end within the known characters: then the pattern matches, whatever

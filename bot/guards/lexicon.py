@@ -21,7 +21,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from bot.guards.derive import EMPTY, Underivable, derive
+from bot.guards.derive import EMPTY, Underivable, derive_each
 
 LANGUAGES = ("fr", "en")
 
@@ -447,17 +447,29 @@ class _Starts:
     __slots__ = ("fallback", "fallback_keys", "scan")
 
     def __init__(self, groups: Mapping[str, list[str]]) -> None:
+        # Each pattern parsed once, derived by each of its keys.
+        keys_of: dict[str, list[str]] = {}
+        for key, group in groups.items():
+            for source in group:
+                keys_of.setdefault(source, []).append(key)
+        rests: dict[tuple[str, str], str] = {}
+        failed: set[str] = set()
+        for source, keys in keys_of.items():
+            try:
+                rests.update(
+                    ((source, key), rest) for key, rest in derive_each(source, keys).items()
+                )
+            except Underivable:
+                failed.update(keys)
         derived: dict[str, list[str]] = {}
         fallback: dict[str, list[str]] = {}
         for key, group in groups.items():
-            try:
-                rests = [derive(source, key) for source in group]
-            except Underivable:
+            if key in failed:
                 fallback[key] = group
                 continue
-            rests = [rest for rest in rests if rest != EMPTY]
-            if rests:
-                derived[key] = rests
+            kept = [rests[source, key] for source in group if rests[source, key] != EMPTY]
+            if kept:
+                derived[key] = kept
         self.scan = re.compile(f" (?={_key_trie(derived)})", ASCII) if derived else None
         self.fallback = {
             key: re.compile(f" (?={re.escape(key)})(?:{_union(group)})", ASCII).search
