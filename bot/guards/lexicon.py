@@ -21,12 +21,17 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from bot.guards.derive import EMPTY, Underivable, derive_each
+
 LANGUAGES = ("fr", "en")
 
 # A letter repeated, not escaped: `\bbe` keeps its `\b` and `ss` in `\ss` is left alone.
 _REPEAT_IN_PATTERN = re.compile(r"(?<!\\)([a-z])\1+")
 _MACRO = re.compile(r"%([A-Z_]+)%")
 NEVER = re.compile(r"(?!)")
+# The normalised text is plain ASCII (see `normalise.py`), so `\b` and `\w` may be the ASCII
+# ones: the same answers, without a Unicode table lookup for every character they test.
+ASCII = re.ASCII
 
 
 def _fold_table() -> dict[int, str]:
@@ -118,7 +123,7 @@ def compile_any(sources: Iterable[str], macros: Mapping[str, str] | None = None)
     parts = [f"(?:{expand(s, macros or {})})" for s in sources]
     if not parts:
         return NEVER
-    return re.compile("|".join(parts))
+    return re.compile("|".join(parts), ASCII)
 
 
 def strings(table: Mapping[str, Any], key: str) -> list[str]:
@@ -278,18 +283,29 @@ def token_key(word: str) -> str:
 
 
 class Tokens:
-    """A normalised text and the keys of its tokens, computed once per message.
+    """A normalised text and the keys of its tokens, computed once per message, when needed.
 
     The positions of a key's tokens are found when needed with `str.find` (" " + key): the text
     has exactly one space before every word, so that is exactly where such tokens start.
     """
 
-    __slots__ = ("keys", "text")
+    __slots__ = ("_keys", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
-        # token_key(), inlined: this runs for every word of every message.
-        self.keys = {w[:_KEY_LENGTH] if len(w) >= _KEY_LENGTH else w + " " for w in text.split()}
+        self._keys: set[str] | None = None
+
+    @property
+    def keys(self) -> set[str]:
+        """The keys of the tokens. Lazy: `Keyed.search`, the common case, does without them."""
+        keys = self._keys
+        if keys is None:
+            # token_key(), inlined: this runs for every word of every message.
+            keys = {
+                w[:_KEY_LENGTH] if len(w) >= _KEY_LENGTH else w + " " for w in self.text.split()
+            }
+            self._keys = keys
+        return keys
 
     def starts(self, key: str) -> Iterator[int]:
         """Where the tokens of `key` start, in order."""
@@ -345,10 +361,154 @@ def factor(sources: list[str], depth: int = 3) -> str:
     return "|".join(parts)
 
 
+# For `_union`: a word and its space not followed by a quantifier, or a group with its own.
+_STRICT_WORD = re.compile(r"(?:\\b)?[a-z0-9']+ (?![?*+{])")
+_QUANTIFIED = re.compile(r"(?:[?*+]|\{\d*(?:,\d*)?\})[?+]?")
+
+
+def _step(source: str) -> int:
+    """Length of the first step of an alternative without `|` at its top: `\\bje `, or a group
+    and its quantifier (`(?:…){0,3}?`); 0 when it has neither."""
+    word = _STRICT_WORD.match(source)
+    if word:
+        return word.end()
+    if not source.startswith("(") or source.startswith(("(?=", "(?!", "(?<")):
+        return 0
+    try:
+        end = _skip_group(source, 0)
+    except _Unkeyable:
+        return 0
+    quantifier = _QUANTIFIED.match(source, end)
+    return quantifier.end() if quantifier else end
+
+
+def _union(sources: Iterable[str], depth: int = 4) -> str:
+    """One regex matching where any of `sources` matches, shared first steps written once.
+
+    For yes/no searches only: which alternative wins, and so where a match ends, may differ
+    from `factor`'s; that is what lets it merge more (any order, duplicates dropped, and an
+    alternative that matches the empty string stands for the whole alternation).
+    """
+    options: list[str] = []
+    for source in sources:
+        options.extend(_split_alternatives(source))
+    options = list(dict.fromkeys(options))
+    if "" in options:
+        return ""
+    if depth == 0 or len(options) < 2:
+        return "|".join(options)
+    groups: dict[str, list[str]] = {}
+    for option in options:
+        size = _step(option)
+        groups.setdefault(option[:size], []).append(option[size:])
+    parts: list[str] = []
+    for head, tails in groups.items():
+        if not head:
+            parts.extend(tails)
+            continue
+        inner = tails[0] if len(tails) == 1 else _union(tails, depth - 1)
+        parts.append(f"{head}(?:{inner})" if inner else head)
+    return "|".join(parts)
+
+
+def _key_trie(groups: Mapping[str, list[str]]) -> str:
+    """One regex for keys and what follows each: `(?:j(?:e (?:…)|us(?:…))|…)`.
+
+    Every branch starts with a literal, which the regex engine checks before entering it.
+    """
+    root: dict[str, Any] = {}
+    for key, sources in groups.items():
+        node = root
+        for char in key:
+            node = node.setdefault(char, {})
+        node[""] = sources
+
+    def build(node: dict[str, Any]) -> str:
+        branches = [
+            f"(?:{_union(child)})" if char == "" else re.escape(char) + build(child)
+            for char, child in sorted(node.items())
+        ]
+        return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+    return build(root)
+
+
+class _Starts:
+    """Where in a text some pattern of a keyed list can start, in one regex call.
+
+    All keys in one regex: a space, then, as a lookahead, the keys as a trie, each followed by
+    what its patterns need after it (see `derive.py`); so the regex engine looks for the spaces
+    itself and skips the keys at their first letter. `search` says whether there is such a
+    place, `finditer` finds them all (the lookahead consumes nothing, so none is skipped). A key
+    with a pattern that cannot be derived is left out, and searched as before: a space, the
+    key as a lookahead, the patterns.
+    """
+
+    __slots__ = ("fallback", "fallback_keys", "scan")
+
+    def __init__(self, groups: Mapping[str, list[str]]) -> None:
+        # Each pattern parsed once, derived by each of its keys.
+        keys_of: dict[str, list[str]] = {}
+        for key, group in groups.items():
+            for source in group:
+                keys_of.setdefault(source, []).append(key)
+        rests: dict[tuple[str, str], str] = {}
+        failed: set[str] = set()
+        for source, keys in keys_of.items():
+            try:
+                rests.update(
+                    ((source, key), rest) for key, rest in derive_each(source, keys).items()
+                )
+            except Underivable:
+                failed.update(keys)
+        derived: dict[str, list[str]] = {}
+        fallback: dict[str, list[str]] = {}
+        for key, group in groups.items():
+            if key in failed:
+                fallback[key] = group
+                continue
+            kept = [rests[source, key] for source in group if rests[source, key] != EMPTY]
+            if kept:
+                derived[key] = kept
+        self.scan = re.compile(f" (?={_key_trie(derived)})", ASCII) if derived else None
+        self.fallback = {
+            key: re.compile(f" (?={re.escape(key)})(?:{_union(group)})", ASCII).search
+            for key, group in fallback.items()
+        }
+        self.fallback_keys = frozenset(self.fallback)
+
+    def search(self, tokens: Tokens) -> bool:
+        text = tokens.text
+        if self.scan is not None and self.scan.search(text):
+            return True
+        if self.fallback_keys:
+            fallback = self.fallback
+            for key in tokens.keys & self.fallback_keys:
+                if fallback[key](text):
+                    return True
+        return False
+
+    def places(self, text: str) -> dict[str, list[int]]:
+        """Key → where tokens of that key start and some of its patterns match, in order
+        (fallback keys left out)."""
+        places: dict[str, list[int]] = {}
+        if self.scan is not None:
+            for hit in self.scan.finditer(text):
+                start = hit.end()
+                word = text.find(" ", start) - start
+                key = (
+                    text[start : start + _KEY_LENGTH]
+                    if word >= _KEY_LENGTH
+                    else text[start : start + word + 1]
+                )
+                places.setdefault(key, []).append(start)
+        return places
+
+
 class Keyed:
     """A list of patterns, filed by first-word key; answers search and finditer on `Tokens`."""
 
-    __slots__ = ("_always", "_by_key", "_keys", "_seek")
+    __slots__ = ("_always", "_compiled", "_groups", "_keys", "_starts")
 
     def __init__(self, sources: Iterable[str], macros: Mapping[str, str] | None = None) -> None:
         groups: dict[str, list[str]] = {}
@@ -361,32 +521,39 @@ class Keyed:
                 continue
             for key in keys:
                 groups.setdefault(key, []).append(source)
-        self._by_key = {key: re.compile(factor(group)) for key, group in groups.items()}
-        self._keys = frozenset(self._by_key)
+        # For `matches`, compiled when first needed: most lists are only ever searched.
+        self._groups = {key: factor(group) for key, group in groups.items()}
+        self._compiled: dict[str, re.Pattern[str]] | None = None
+        self._keys = frozenset(groups)
         self._always = compile_any(always) if always else None
-        # For `search`: each key's patterns tried at every token of that key in one regex
-        # call, so that the loop over the tokens runs in C, not in Python (about a tenth off
-        # every search). A space, then the key as a lookahead, then the patterns: exactly the
-        # places `starts(key)` gives, and at each the same match as `match(text, position)`.
-        self._seek = {
-            key: re.compile(f" (?={re.escape(key)})(?:{pattern.pattern})").search
-            for key, pattern in self._by_key.items()
-        }
+        self._starts = _Starts(groups)
 
     def search(self, tokens: Tokens) -> bool:
-        text = tokens.text
-        seek = self._seek
-        for key in tokens.keys & self._keys:
-            if seek[key](text):
-                return True
-        return bool(self._always and self._always.search(text))
+        if self._starts.search(tokens):
+            return True
+        return bool(self._always and self._always.search(tokens.text))
+
+    @property
+    def _by_key(self) -> dict[str, re.Pattern[str]]:
+        if self._compiled is None:
+            self._compiled = {key: re.compile(group, ASCII) for key, group in self._groups.items()}
+        return self._compiled
 
     def matches(self, tokens: Tokens) -> list[re.Match[str]]:
         """Every match starting at some token, leftmost first, overlapping ones dropped."""
         text = tokens.text
         found: list[re.Match[str]] = []
-        for key in tokens.keys & self._keys:
-            match = self._by_key[key].match
+        by_key = self._by_key
+        # Only where `_Starts` says some pattern of the key matches: the same places and
+        # patterns as trying every token of every key, without the tokens where none does.
+        for key, starts in self._starts.places(text).items():
+            match = by_key[key].match
+            for position in starts:
+                m = match(text, position)
+                if m:
+                    found.append(m)
+        for key in tokens.keys & self._starts.fallback_keys if self._starts.fallback_keys else ():
+            match = by_key[key].match
             for position in tokens.starts(key):
                 m = match(text, position)
                 if m:
@@ -428,7 +595,7 @@ class Labelled:
     wins, and a match hides the matches that would start inside it, as in `Keyed.matches`.
     """
 
-    __slots__ = ("_always", "_by_key", "_keys")
+    __slots__ = ("_always", "_by_key", "_keys", "_starts")
 
     def __init__(
         self, lists: Mapping[str, Iterable[str]], macros: Mapping[str, str] | None = None
@@ -450,6 +617,12 @@ class Labelled:
         self._by_key = {key: _named(labels, order) for key, labels in grouped.items()}
         self._keys = frozenset(self._by_key)
         self._always = _named(always, order) if always else None
+        self._starts = _Starts(
+            {
+                key: [s for group in labels.values() for s in group]
+                for key, labels in grouped.items()
+            }
+        )
 
     def found(self, tokens: Tokens, *, overlapping: bool = False) -> dict[str, set[str]]:
         """List name → the distinct terms (matched texts) it found; absent when none.
@@ -459,16 +632,30 @@ class Labelled:
         """
         text = tokens.text
         by_key = self._by_key
+        # Only where `_Starts` says some pattern of the key matches (see `Keyed.matches`).
+        places = self._starts.places(text)
+        fallback_keys = self._starts.fallback_keys
         hits: list[re.Match[str]] = []
-        for key in tokens.keys & self._keys:
-            match = by_key[key].match
-            needle = " " + key
-            found = text.find(needle)
-            while found >= 0:
-                m = match(text, found + 1)
-                if m:
-                    hits.append(m)
-                found = text.find(needle, found + 1)
+        if (len(places) > 1 and overlapping) or fallback_keys:
+            # The matches key by key, in the order of the key set, as when every token of
+            # every key was tried: it decides the order of the labels in the answer.
+            for key in tokens.keys & self._keys:
+                if key in fallback_keys:
+                    starts: Iterable[int] = tokens.starts(key)
+                else:
+                    starts = places.get(key, ())
+                match = by_key[key].match
+                for position in starts:
+                    m = match(text, position)
+                    if m:
+                        hits.append(m)
+        else:
+            for key, starts in places.items():
+                match = by_key[key].match
+                for position in starts:
+                    m = match(text, position)
+                    if m:
+                        hits.append(m)
         if not overlapping and len(hits) > 1:
             hits.sort(key=_start_then_longest)
             kept, end = [], -1
@@ -493,4 +680,4 @@ def _start_then_longest(m: re.Match[str]) -> tuple[int, int]:
 
 def _named(labels: Mapping[str, list[str]], order: list[str]) -> re.Pattern[str]:
     parts = [f"(?P<{label}>{factor(labels[label])})" for label in order if label in labels]
-    return re.compile("|".join(parts))
+    return re.compile("|".join(parts), ASCII)

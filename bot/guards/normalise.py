@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 
 from bot.guards.lexicon import FOLD, LANGUAGES, expand, load, macros_of, prepare_pattern
 
@@ -83,7 +83,9 @@ class _Rewrite:
     """One regex rewrite; tried only when the text contains `needle` (when there is one)."""
 
     pattern: re.Pattern[str]
-    replacement: str
+    # A template with group references (`tu \\1`) is expanded by a function: given as a string,
+    # `re.sub` would hand it to the Python-level template compiler on every call, matched or not.
+    replacement: str | Callable[[re.Match[str]], str]
     needle: str
 
 
@@ -106,6 +108,10 @@ def _literal_first(pattern: str) -> str:
     return _LEADING_BOUNDARY.sub(r"\1(?<!\\w.)", pattern)
 
 
+def _expand(template: str, match: re.Match[str]) -> str:
+    return match.expand(template)
+
+
 def _rewrites(raw: object, macros: Mapping[str, str]) -> tuple[_Rewrite, ...]:
     if not isinstance(raw, list):
         raise TypeError("rewrites must be a list of [pattern, replacement, needle?] items")
@@ -116,10 +122,11 @@ def _rewrites(raw: object, macros: Mapping[str, str]) -> tuple[_Rewrite, ...]:
         ):
             raise TypeError(f"bad rewrite {item!r}")
         pattern, replacement, *needle = item
+        template = prepare_pattern(replacement)
         rewrites.append(
             _Rewrite(
-                re.compile(_literal_first(expand(pattern, macros))),
-                prepare_pattern(replacement),
+                re.compile(_literal_first(expand(pattern, macros)), re.ASCII),
+                partial(_expand, template) if "\\" in template else template,
                 prepare_pattern(needle[0]) if needle else "",
             )
         )
@@ -151,20 +158,44 @@ _COMBINING = re.compile("[\u0300-\u036f]")
 _BEYOND_LATIN_1 = re.compile("[^\x00-\xac\xae-\xff]")  # the soft hyphen (\xad) too
 
 
+class _Pieces(dict[str, str]):
+    """Steps 2 to 4 for one space-separated piece of a message, remembered.
+
+    Why: translating and squeezing each message character by character cost about a third of
+    the normalisation (the squeezing regex has no literal to look for, so it is tried at every
+    character); the pieces of chat messages are mostly the same few thousand words, so each is
+    done once. Both steps work character by character, a space maps to a space and a run of a
+    letter never spans a space, so piece by piece gives exactly the same text. The memory is
+    bounded: past `_MAX_PIECES` entries it starts afresh.
+    """
+
+    def __missing__(self, piece: str) -> str:
+        out = _REPEATED.sub(r"\1", piece.translate(_TABLE))
+        if len(self) >= _MAX_PIECES:
+            self.clear()
+        self[piece] = out
+        return out
+
+
+_MAX_PIECES = 1 << 15
+_PIECES = _Pieces()
+
+
 def _base(text: str, lang: str) -> str:
     """Steps 1 to 4: the language-neutral part, with apostrophes still in."""
-    if _BEYOND_LATIN_1.search(text):
-        # Fullwidth letters, invisible characters, combining marks: beyond Latin-1, where
-        # ordinary French is not (é, à, ç are Latin-1), so the common case stays fast.
-        text = _INVISIBLE.sub("", unicodedata.normalize("NFKD", text))
-        # Accents are folded anyway: dropping every combining mark also undoes marks added
-        # to disguise a word (« j́é v́éúx́ »).
-        if _COMBINING.search(text):
-            text = _COMBINING.sub("", text)
-    if not text.isascii() and _EMOJI_RE.search(text):
-        words = _COLOUR_WORDS[lang]
-        text = _EMOJI_RE.sub(lambda m: words[_COLOUR_EMOJI[m.group()]], text)
-    return _REPEATED.sub(r"\1", text.translate(_TABLE))
+    if not text.isascii():
+        if _BEYOND_LATIN_1.search(text):
+            # Fullwidth letters, invisible characters, combining marks: beyond Latin-1, where
+            # ordinary French is not (é, à, ç are Latin-1), so the common case stays fast.
+            text = _INVISIBLE.sub("", unicodedata.normalize("NFKD", text))
+            # Accents are folded anyway: dropping every combining mark also undoes marks added
+            # to disguise a word (« j́é v́éúx́ »).
+            if _COMBINING.search(text):
+                text = _COMBINING.sub("", text)
+        if not text.isascii() and _EMOJI_RE.search(text):
+            words = _COLOUR_WORDS[lang]
+            text = _EMOJI_RE.sub(lambda m: words[_COLOUR_EMOJI[m.group()]], text)
+    return " ".join(map(_PIECES.__getitem__, text.split(" ")))
 
 
 # Where an apostrophe splits a word: French elides the end of a word (« j'veux » → "j' veux"),
