@@ -136,6 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--honest", type=Path, help="tune rows the patterns never saw")
     parser.add_argument("--ordinary", type=Path, help="tune rows of ordinary room traffic")
     parser.add_argument(
+        "--sensitive", type=float, help="the threshold for groups that choose a sensitive net"
+    )
+    parser.add_argument(
         "--short-threshold",
         type=float,
         help=f"the threshold for messages of {SHORT_WORDS} words or fewer",
@@ -186,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "c": args.c,
             "threshold": args.write,
             "short_threshold": args.short_threshold,
+            "sensitive_threshold": args.sensitive,
             "bias": round(bias, DIGITS),
             "weights": dict(sorted(weights.items())),
         }

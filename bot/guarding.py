@@ -73,14 +73,16 @@ WINDOW = 2000
 OVERLAP = 200
 
 
-def screen(text: str) -> Classification:
-    """`classify`, bounded in time for long messages: any window's signal counts."""
+def screen(text: str, group: Group | None = None) -> Classification:
+    """`classify`, bounded in time for long messages: any window's signal counts; the crisis
+    net as sensitive as the group chose (standard outside groups)."""
+    sensitive = group is not None and group.crisis_sensitivity == "elevee"
     if len(text) <= 2 * WINDOW:
-        return classify(text, None)
-    first = classify(text[:WINDOW], None)
+        return classify(text, None, sensitive=sensitive)
+    first = classify(text[:WINDOW], None, sensitive=sensitive)
     crisis, technical, venting = first.crisis, first.technical, set(first.venting)
     for start in range(WINDOW - OVERLAP, len(text), WINDOW - OVERLAP):
-        part = classify(text[start : start + WINDOW], first.lang)
+        part = classify(text[start : start + WINDOW], first.lang, sensitive=sensitive)
         crisis, technical = crisis or part.crisis, technical or part.technical
         venting.update(part.venting)
     ordered = tuple(signal for signal in (BLAME, LONG) if signal in venting)
@@ -95,7 +97,7 @@ class Guards:
 
     async def on_message(self, message: Message, group: Group | None) -> None:
         language = group.language if group else self.services.settings.language
-        found = screen(message.body)
+        found = screen(message.body, group)
         record = await self._running(group)
         round_key = self._round_key(record)
         red = (
@@ -116,7 +118,7 @@ class Guards:
     async def safety_only(self, message: Message, group: Group | None) -> bool:
         """The safety net alone (for commands, whose text may also signal a crisis)."""
         language = group.language if group else self.services.settings.language
-        if not screen(message.body).crisis:
+        if not screen(message.body, group).crisis:
             return False
         await self.safety_net(message, group, language, "message")
         return True

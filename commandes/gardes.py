@@ -1,6 +1,8 @@
-"""`!recentrer` and the guards' settings: nudges on or off, 🅿️ on technical talk, thresholds.
+"""`!recentrer` and the guards' settings: nudges on or off, 🅿️ on technical talk, thresholds,
+the crisis net's sensitivity.
 
-The crisis safety net has no switch: it is always on, in every room the bot is in.
+The crisis safety net has no switch: it is always on, in every room the bot is in. A group may
+make it more sensitive (it then writes more often for nothing), never less.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ TECHNICAL = Choice(
     shown=("seance", "toujours", "non"),
 )
 THRESHOLD = Choice({name.replace("_", "-"): name for name in DEFAULT_THRESHOLDS})
+SENSITIVITY = Choice(
+    {"standard": "standard", "normale": "standard", "elevee": "elevee", "high": "elevee"},
+    shown=("standard", "elevee"),
+)
 
 
 @router.command("recentrer", aliases=("refocus",), role=Role.MODERATOR, needs_group=True)
@@ -84,3 +90,16 @@ async def seuil(ctx: Context, seuil: str, valeur: str) -> None:
     await ctx.services.repos.groups.set_guards(ctx.room_id, thresholds=thresholds)
     shown = {**DEFAULT_THRESHOLDS, **thresholds}
     await ctx.reply("guards.threshold_set", name=seuil.replace("_", "-"), value=f"{shown[seuil]:g}")
+
+
+@router.command(
+    "groupe crise",
+    aliases=("group crisis",),
+    role=Role.MODERATOR,
+    args=(Arg("sensibilite", SENSITIVITY),),
+    needs_group=True,
+)
+async def crise(ctx: Context, sensibilite: str) -> None:
+    """How sensitive the crisis net is in this group (see bot/guards/model.py)."""
+    await ctx.services.repos.groups.set_guards(ctx.room_id, crisis_sensitivity=sensibilite)
+    await ctx.reply(f"guards.crisis_{sensibilite}")

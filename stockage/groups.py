@@ -38,6 +38,9 @@ class Group:
     nudges: bool = True
     technical_mode: str = "seance"
     guard_thresholds: dict[str, float] = field(default_factory=dict)
+    # The crisis net's sensitivity: "standard" or "elevee" (more crises caught, more needless
+    # private messages; see bot/guards/model.py). Never below standard.
+    crisis_sensitivity: str = "standard"
     # When the bot was removed from the room (None while it is there): nothing is posted or
     # scheduled there meanwhile, and nothing the group holds is forgotten.
     bot_left_at: datetime | None = None
@@ -55,7 +58,7 @@ class GroupRepository:
         row = await self._db.fetch_one(
             "SELECT room_id, kind, language, timezone, format, created_by, created_at, quorum,"
             " reminder_minutes, parking_anonymous, meeting_room, agenda_lead_hours, name,"
-            " nudges, technical_mode, guard_thresholds, bot_left_at"
+            " nudges, technical_mode, guard_thresholds, crisis_sensitivity, bot_left_at"
             " FROM groups WHERE room_id = ?",
             (room_id,),
         )
@@ -78,6 +81,7 @@ class GroupRepository:
             nudges=bool(row["nudges"]),
             technical_mode=row["technical_mode"],
             guard_thresholds=json.loads(row["guard_thresholds"]),
+            crisis_sensitivity=row["crisis_sensitivity"],
             bot_left_at=(
                 None if row["bot_left_at"] is None else datetime.fromisoformat(row["bot_left_at"])
             ),
@@ -152,16 +156,19 @@ class GroupRepository:
         nudges: bool | None = None,
         technical_mode: str | None = None,
         thresholds: dict[str, float] | None = None,
+        crisis_sensitivity: str | None = None,
     ) -> None:
         """Change the guards' settings; None leaves a setting as it is."""
         await self._db.execute(
             "UPDATE groups SET nudges = COALESCE(?, nudges),"
             " technical_mode = COALESCE(?, technical_mode),"
-            " guard_thresholds = COALESCE(?, guard_thresholds) WHERE room_id = ?",
+            " guard_thresholds = COALESCE(?, guard_thresholds),"
+            " crisis_sensitivity = COALESCE(?, crisis_sensitivity) WHERE room_id = ?",
             (
                 None if nudges is None else int(nudges),
                 technical_mode,
                 None if thresholds is None else json.dumps(thresholds),
+                crisis_sensitivity,
                 room_id,
             ),
         )

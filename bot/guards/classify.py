@@ -230,11 +230,13 @@ def _tags(tokens: Tokens, rest: Tokens, lang: str, concepts: bool = True) -> str
     return "".join(tags)
 
 
-def _model_crisis(tokens: Tokens, lang: str, rest: Tokens | None = None) -> bool:
+def _model_crisis(
+    tokens: Tokens, lang: str, rest: Tokens | None = None, *, sensitive: bool = False
+) -> bool:
     """What the learned model says of the blanked text and its tags (see `model.py`)."""
     blanked = _blanked(tokens) if rest is None else rest
     return crisis_model().decide(
-        blanked.text, lambda concepts: _tags(tokens, blanked, lang, concepts)
+        blanked.text, lambda concepts: _tags(tokens, blanked, lang, concepts), sensitive=sensitive
     )
 
 
@@ -257,7 +259,7 @@ def _concepts_meet(concepts: _Concepts, tokens: Tokens) -> bool:
 _QUOTED = re.compile(r"«[^»]*»|“[^”]*”|\"[^\"]*\"")
 
 
-def _reported(raw: str, lang: str) -> bool:
+def _reported(raw: str, lang: str, sensitive: bool = False) -> bool:
     """Whether a crisis found in `raw` lies only inside quotes reported from a clinical context."""
     if not _QUOTED.search(raw):
         return False
@@ -265,7 +267,7 @@ def _reported(raw: str, lang: str) -> bool:
     return (
         _crisis_lists().clinical.search(outside)
         and not _crisis(outside, lang)
-        and not _model_crisis(outside, lang)
+        and not _model_crisis(outside, lang, sensitive=sensitive)
     )
 
 
@@ -287,11 +289,15 @@ def _own_red(tokens: Tokens, lang: str) -> bool:
     return False
 
 
-def _is_crisis(raw: str, tokens: Tokens, lang: str, *, learned: bool = True) -> bool:
+def _is_crisis(
+    raw: str, tokens: Tokens, lang: str, *, learned: bool = True, sensitive: bool = False
+) -> bool:
     """The patterns, a red given as one's own, or the learned model: any of them is enough."""
     rest = _blanked(tokens)
-    if _crisis(tokens, lang, rest) or (learned and _model_crisis(tokens, lang, rest)):
-        return not _reported(raw, lang)
+    if _crisis(tokens, lang, rest) or (
+        learned and _model_crisis(tokens, lang, rest, sensitive=sensitive)
+    ):
+        return not _reported(raw, lang, sensitive)
     return _own_red(tokens, lang)
 
 
@@ -350,9 +356,15 @@ def _blame(raw: str, tokens: Tokens, lang: str) -> bool:
 
 
 def classify(
-    text: str, lang: str | None = None, *, long_threshold: int = LONG_THRESHOLD
+    text: str,
+    lang: str | None = None,
+    *,
+    long_threshold: int = LONG_THRESHOLD,
+    sensitive: bool = False,
 ) -> Classification:
     """Classify one message; `lang` ("fr", "en", "fr-CA"…) is detected when missing.
+
+    `sensitive`: the group chose the more sensitive crisis net (see `model.py`).
 
     Raises ValueError for a language other than French or English.
     """
@@ -363,7 +375,7 @@ def classify(
         venting.append(BLAME)
     if len(text.strip()) > long_threshold:
         venting.append(LONG)
-    crisis = _is_crisis(text, tokens, language)
+    crisis = _is_crisis(text, tokens, language, sensitive=sensitive)
     return Classification(
         crisis=crisis,
         technical=_technical(tokens, language, crisis),
@@ -372,14 +384,16 @@ def classify(
     )
 
 
-def is_crisis(text: str, lang: str | None = None, *, learned: bool = True) -> bool:
+def is_crisis(
+    text: str, lang: str | None = None, *, learned: bool = True, sensitive: bool = False
+) -> bool:
     """Only the crisis net, for a caller that needs nothing else.
 
     `learned=False` leaves out the learned model (`model.py`): the patterns alone, which is
     what `bench/crisis_model.py` needs to measure what the model adds.
     """
     language, norm = prepare(text, lang)
-    return _is_crisis(text, Tokens(norm), language, learned=learned)
+    return _is_crisis(text, Tokens(norm), language, learned=learned, sensitive=sensitive)
 
 
 def model_view(text: str, lang: str | None = None, *, concepts: bool = True) -> str:

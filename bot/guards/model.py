@@ -89,6 +89,8 @@ class CrisisModel:
     threshold: float
     short_threshold: float | None = None
     """The threshold for a short message (`SHORT_WORDS`); None: the same as `threshold`."""
+    sensitive_threshold: float | None = None
+    """The threshold for a group that chose a more sensitive net (lower than `threshold`)."""
 
     def total(self, found: Iterable[str]) -> float:
         """The score of a set of features: the intercept plus their weights."""
@@ -108,13 +110,16 @@ class CrisisModel:
         """How likely a crisis, from 0 to 1, for a normalised (and blanked) text with its tags."""
         return probability_of(self.total(features(text)))
 
-    def decide(self, text: str, tags: Callable[[bool], str]) -> bool:
+    def decide(self, text: str, tags: Callable[[bool], str], *, sensitive: bool = False) -> bool:
         """Whether `text` plus its tags is a crisis; `tags(concepts)` is called only when the
-        tags could change the answer, and asked for concept tags only if the model has any."""
+        tags could change the answer, and asked for concept tags only if the model has any.
+        `sensitive`: the group chose the more sensitive threshold."""
         total = self.total(features(text))
         cut, low, high = _bounds(self)
         if self.short_threshold is not None and word_count(text) <= SHORT_WORDS:
             cut = _logit(self.short_threshold)
+        elif sensitive and self.sensitive_threshold is not None:
+            cut = _logit(self.sensitive_threshold)
         if total + low >= cut:
             return True
         if total + high < cut:
@@ -153,12 +158,16 @@ def from_json(data: Mapping[str, Any]) -> CrisisModel:
         bias, threshold = float(data["bias"]), float(data["threshold"])
         short = data.get("short_threshold")
         short_threshold = None if short is None else float(short)
+        sensitive = data.get("sensitive_threshold")
+        sensitive_threshold = None if sensitive is None else float(sensitive)
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{MODEL_FILE}: not a crisis model ({type(exc).__name__})") from None
-    for value in (threshold, short_threshold):
+    for value in (threshold, short_threshold, sensitive_threshold):
         if value is not None and not 0.0 < value < 1.0:
             raise ValueError(f"{MODEL_FILE}: thresholds must be between 0 and 1")
-    return CrisisModel(weights, bias, threshold, short_threshold)
+    if sensitive_threshold is not None and sensitive_threshold > threshold:
+        raise ValueError(f"{MODEL_FILE}: the sensitive threshold must not exceed the threshold")
+    return CrisisModel(weights, bias, threshold, short_threshold, sensitive_threshold)
 
 
 @cache

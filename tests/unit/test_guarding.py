@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sqlite3
 from contextlib import closing
@@ -9,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.guards.model import CrisisModel
 from bot.i18n import text
 from bot.messages import Direct, Outgoing, React, Text
 from bot.runtime import DATABASE_FILE
@@ -18,6 +20,7 @@ ALICE = "@alice:console"
 BRUNO = "@bruno:console"
 CHLOE = "@chloe:console"
 CRISIS = "je veux en finir, je vois plus de sortie 7e2f"
+classify_module = importlib.import_module("bot.guards.classify")
 
 
 def room_posts(sent: list[Outgoing]) -> list[Text]:
@@ -55,6 +58,30 @@ async def test_a_crisis_message_gets_private_resources_and_a_private_alert_only(
     assert "7e2f" not in caplog.text
     counts = await bot.app.services.repos.safety.counts()
     assert (counts.total, counts.resources_sent, counts.alerts) == (1, 1, 1)
+
+
+async def test_a_group_can_make_the_crisis_net_more_sensitive_never_less(
+    bot: ConsoleBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = CrisisModel({"zorglub": 1.0}, bias=-2.0, threshold=0.5, sensitive_threshold=0.2)
+    monkeypatch.setattr(classify_module, "crisis_model", lambda: model)
+    await make_group(bot, ALICE)
+    borderline = "ce soir encore zorglub"  # the model's probability: 0.27
+    assert private(await bot.say(ALICE, borderline)) == []
+    await bot.say(ALICE, "!groupe crise elevee")  # a member cannot change it
+    group = await bot.app.services.repos.groups.get(bot.console.room_id)
+    assert group is not None
+    assert group.crisis_sensitivity == "standard"
+    await bot.say(MODERATOR, "!group crisis high")
+    to_alice = [d for d in private(await bot.say(ALICE, borderline)) if d.user_id == ALICE]
+    assert len(to_alice) == 1
+    assert "9-8-8" in to_alice[0].body
+    reply = await bot.say(MODERATOR, "!groupe crise basse")
+    assert any("standard" in t.body for t in room_posts(reply))  # no « less sensitive »
+    await bot.say(MODERATOR, "!groupe crise standard")
+    group = await bot.app.services.repos.groups.get(bot.console.room_id)
+    assert group is not None
+    assert group.crisis_sensitivity == "standard"
 
 
 async def test_crisis_messages_are_paced_per_person(bot: ConsoleBot) -> None:

@@ -66,6 +66,13 @@ def test_a_short_message_needs_the_short_threshold() -> None:
     assert CrisisModel({"sais": 2.0}, bias=-1.0, threshold=0.5).decide(" je sais pas ", _no_tags)
 
 
+def test_a_sensitive_group_uses_the_lower_threshold() -> None:
+    model = CrisisModel({"nuit": 2.0}, bias=-3.0, threshold=0.5, sensitive_threshold=0.2)
+    text = " la nuit tout seul "  # probability 0.27
+    assert not model.decide(text, _no_tags)
+    assert model.decide(text, _no_tags, sensitive=True)
+
+
 def test_a_feature_counts_once_however_often_it_appears() -> None:
     model = CrisisModel({"nuit": 2.0}, bias=-3.0, threshold=0.5)
     assert model.probability(" nuit nuit nuit ") == model.probability(" nuit ")
@@ -86,6 +93,8 @@ def test_huge_scores_do_not_overflow() -> None:
         {"weights": {"a": "lots"}, "bias": 0.0, "threshold": 0.5},
         {"weights": {}, "bias": 0.0, "threshold": 1.5},
         {"weights": {}, "bias": 0.0, "threshold": 0.0},
+        {"weights": {}, "bias": 0.0, "threshold": 0.5, "sensitive_threshold": 0.7},
+        {"weights": {}, "bias": 0.0, "threshold": 0.5, "short_threshold": 1.0},
     ],
 )
 def test_a_broken_model_file_is_refused(data: dict[str, object]) -> None:
@@ -114,6 +123,17 @@ def test_the_model_alone_is_enough_to_flag_a_crisis(only_word_model: CrisisModel
     assert classify("ce soir zorglub", "fr").crisis
     assert is_crisis("ce soir zorglub", "fr")
     assert not is_crisis("ce soir zorglub", "fr", learned=False)
+
+
+def test_classify_passes_the_groups_sensitivity_to_the_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model = CrisisModel({"zorglub": 1.0}, bias=-2.0, threshold=0.5, sensitive_threshold=0.2)
+    monkeypatch.setattr(classify_module, "crisis_model", lambda: model)
+    text = "ce soir encore zorglub"  # probability 0.27
+    assert not classify(text, "fr").crisis
+    assert classify(text, "fr", sensitive=True).crisis
+    assert is_crisis(text, "fr", sensitive=True)
 
 
 def test_the_patterns_alone_are_enough_too(only_word_model: CrisisModel) -> None:
