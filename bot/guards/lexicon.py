@@ -126,6 +126,27 @@ def compile_any(sources: Iterable[str], macros: Mapping[str, str] | None = None)
     return re.compile("|".join(parts), ASCII)
 
 
+# `\bX…` or `\b(?:X…)` with X a letter or a digit, not repeated (the group without `|`).
+_BOUNDARY_FIRST = re.compile(r"\\b(\(\?:)?([a-z0-9])(?![?*+{])")
+
+
+def _literal_first(source: str) -> str:
+    """`\\bX…` as `X(?<!\\w.)…`: the same test, but starting with a literal, which the regex
+    engine looks for quickly instead of trying the pattern at every character (for the
+    patterns searched everywhere). Other patterns are returned as they are."""
+    start = _BOUNDARY_FIRST.match(source)
+    if not start:
+        return source
+    if start.group(1):
+        try:
+            end = _skip_group(source, 2)
+        except _Unkeyable:
+            return source
+        if len(_split_alternatives(source[5 : end - 1])) != 1:
+            return source
+    return source[2 : start.end()] + r"(?<!\w.)" + source[start.end() :]
+
+
 def strings(table: Mapping[str, Any], key: str) -> list[str]:
     """A list of strings from a data table, checked (a typo in a TOML file fails at load)."""
     value = table.get(key, [])
@@ -525,7 +546,7 @@ class Keyed:
         self._groups = {key: factor(group) for key, group in groups.items()}
         self._compiled: dict[str, re.Pattern[str]] | None = None
         self._keys = frozenset(groups)
-        self._always = compile_any(always) if always else None
+        self._always = compile_any(map(_literal_first, always)) if always else None
         self._starts = _Starts(groups)
 
     def search(self, tokens: Tokens) -> bool:
