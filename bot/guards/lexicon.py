@@ -529,7 +529,7 @@ class _Starts:
 class Keyed:
     """A list of patterns, filed by first-word key; answers search and finditer on `Tokens`."""
 
-    __slots__ = ("_always", "_compiled", "_groups", "_keys", "_starts")
+    __slots__ = ("_always", "_always_search", "_compiled", "_groups", "_keys", "_scan", "_starts")
 
     def __init__(self, sources: Iterable[str], macros: Mapping[str, str] | None = None) -> None:
         groups: dict[str, list[str]] = {}
@@ -548,11 +548,20 @@ class Keyed:
         self._keys = frozenset(groups)
         self._always = compile_any(map(_literal_first, always)) if always else None
         self._starts = _Starts(groups)
+        # The bound methods `search` calls, looked up once: it runs a few times per message.
+        scan = self._starts.scan
+        self._scan = scan.search if scan is not None else None
+        self._always_search = self._always.search if self._always is not None else None
 
     def search(self, tokens: Tokens) -> bool:
-        if self._starts.search(tokens):
+        text = tokens.text
+        scan = self._scan
+        if scan is not None and scan(text):
             return True
-        return bool(self._always and self._always.search(tokens.text))
+        if self._starts.fallback_keys and self._starts.search(tokens):
+            return True
+        always = self._always_search
+        return always is not None and always(text) is not None
 
     @property
     def _by_key(self) -> dict[str, re.Pattern[str]]:
@@ -562,6 +571,8 @@ class Keyed:
 
     def matches(self, tokens: Tokens) -> list[re.Match[str]]:
         """Every match starting at some token, leftmost first, overlapping ones dropped."""
+        if not self.search(tokens):  # most messages: one regex call says so
+            return []
         text = tokens.text
         found: list[re.Match[str]] = []
         by_key = self._by_key
