@@ -277,7 +277,11 @@ _RED_WORDS = ("rouge", "red", "critiq", "critical", "arete", "stop")
 
 def _own_red(tokens: Tokens, lang: str) -> bool:
     """A red colour given as one's own, outside the colour round too (« Rouge. », "I'm at red")."""
-    if not any(word in tokens.text for word in _RED_WORDS):
+    text = tokens.text
+    for word in _RED_WORDS:
+        if word in text:
+            break
+    else:
         return False
     for code in (lang, *(other for other in LANGUAGES if other != lang)):
         lists = _weather_lists(code)

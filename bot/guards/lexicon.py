@@ -126,6 +126,27 @@ def compile_any(sources: Iterable[str], macros: Mapping[str, str] | None = None)
     return re.compile("|".join(parts), ASCII)
 
 
+# `\bX…` or `\b(?:X…)` with X a letter or a digit, not repeated (the group without `|`).
+_BOUNDARY_FIRST = re.compile(r"\\b(\(\?:)?([a-z0-9])(?![?*+{])")
+
+
+def _literal_first(source: str) -> str:
+    """`\\bX…` as `X(?<!\\w.)…`: the same test, but starting with a literal, which the regex
+    engine looks for quickly instead of trying the pattern at every character (for the
+    patterns searched everywhere). Other patterns are returned as they are."""
+    start = _BOUNDARY_FIRST.match(source)
+    if not start:
+        return source
+    if start.group(1):
+        try:
+            end = _skip_group(source, 2)
+        except _Unkeyable:
+            return source
+        if len(_split_alternatives(source[5 : end - 1])) != 1:
+            return source
+    return source[2 : start.end()] + r"(?<!\w.)" + source[start.end() :]
+
+
 def strings(table: Mapping[str, Any], key: str) -> list[str]:
     """A list of strings from a data table, checked (a typo in a TOML file fails at load)."""
     value = table.get(key, [])
@@ -508,7 +529,7 @@ class _Starts:
 class Keyed:
     """A list of patterns, filed by first-word key; answers search and finditer on `Tokens`."""
 
-    __slots__ = ("_always", "_compiled", "_groups", "_keys", "_starts")
+    __slots__ = ("_always", "_always_search", "_compiled", "_groups", "_keys", "_scan", "_starts")
 
     def __init__(self, sources: Iterable[str], macros: Mapping[str, str] | None = None) -> None:
         groups: dict[str, list[str]] = {}
@@ -525,13 +546,22 @@ class Keyed:
         self._groups = {key: factor(group) for key, group in groups.items()}
         self._compiled: dict[str, re.Pattern[str]] | None = None
         self._keys = frozenset(groups)
-        self._always = compile_any(always) if always else None
+        self._always = compile_any(map(_literal_first, always)) if always else None
         self._starts = _Starts(groups)
+        # The bound methods `search` calls, looked up once: it runs a few times per message.
+        scan = self._starts.scan
+        self._scan = scan.search if scan is not None else None
+        self._always_search = self._always.search if self._always is not None else None
 
     def search(self, tokens: Tokens) -> bool:
-        if self._starts.search(tokens):
+        text = tokens.text
+        scan = self._scan
+        if scan is not None and scan(text):
             return True
-        return bool(self._always and self._always.search(tokens.text))
+        if self._starts.fallback_keys and self._starts.search(tokens):
+            return True
+        always = self._always_search
+        return always is not None and always(text) is not None
 
     @property
     def _by_key(self) -> dict[str, re.Pattern[str]]:
@@ -541,6 +571,8 @@ class Keyed:
 
     def matches(self, tokens: Tokens) -> list[re.Match[str]]:
         """Every match starting at some token, leftmost first, overlapping ones dropped."""
+        if not self.search(tokens):  # most messages: one regex call says so
+            return []
         text = tokens.text
         found: list[re.Match[str]] = []
         by_key = self._by_key

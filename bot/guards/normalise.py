@@ -26,7 +26,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import cache, lru_cache, partial
 
 from bot.guards.lexicon import FOLD, LANGUAGES, expand, load, macros_of, prepare_pattern
 
@@ -183,15 +183,15 @@ _PIECES = _Pieces()
 
 def _base(text: str, lang: str) -> str:
     """Steps 1 to 4: the language-neutral part, with apostrophes still in."""
-    if not text.isascii():
-        if _BEYOND_LATIN_1.search(text):
-            # Fullwidth letters, invisible characters, combining marks: beyond Latin-1, where
-            # ordinary French is not (é, à, ç are Latin-1), so the common case stays fast.
-            text = _INVISIBLE.sub("", unicodedata.normalize("NFKD", text))
-            # Accents are folded anyway: dropping every combining mark also undoes marks added
-            # to disguise a word (« j́é v́éúx́ »).
-            if _COMBINING.search(text):
-                text = _COMBINING.sub("", text)
+    # Emoji are beyond Latin-1 too: in Latin-1 text there is none to look for.
+    if not text.isascii() and _BEYOND_LATIN_1.search(text):
+        # Fullwidth letters, invisible characters, combining marks: beyond Latin-1, where
+        # ordinary French is not (é, à, ç are Latin-1), so the common case stays fast.
+        text = _INVISIBLE.sub("", unicodedata.normalize("NFKD", text))
+        # Accents are folded anyway: dropping every combining mark also undoes marks added
+        # to disguise a word (« j́é v́éúx́ »).
+        if _COMBINING.search(text):
+            text = _COMBINING.sub("", text)
         if not text.isascii() and _EMOJI_RE.search(text):
             words = _COLOUR_WORDS[lang]
             text = _EMOJI_RE.sub(lambda m: words[_COLOUR_EMOJI[m.group()]], text)
@@ -255,6 +255,7 @@ def detect_language(text: str) -> str:
     return _vote(_base(text, "fr"), text)
 
 
+@lru_cache(maxsize=64)
 def parse_language(lang: str) -> str:
     """« fr-CA » is fr; anything but French or English is refused."""
     short = lang.strip().lower().replace("_", "-").split("-")[0]
