@@ -15,7 +15,8 @@ Each line of the file is `{"text": ..., "lang": "fr"|"en", "labels": [...]}`, la
 the median of 5 runs over the file's texts repeated to at least 20,000 messages, on one core
 (the process is pinned to one CPU where the system allows it, and timed by its own CPU time, so
 that other work on the machine does not count), with the language given as in the file, and
-again with the language left to detection. `--errors` lists the misclassified
+again with the language left to detection. `--sensitive` classifies as in a group that chose
+the more sensitive crisis net (`!groupe crise elevee`). `--errors` lists the misclassified
 examples; use it on the tuning set only, never to tune on held-out examples.
 Exit code 0; 2 if the file cannot be read.
 """
@@ -114,8 +115,8 @@ def mark(label: str, s: Score) -> str:
     return f"{'met' if ok else 'MISSED'} (P>={precision}, R>={recall})"
 
 
-def report(path: Path, examples: list[Example], errors: bool) -> None:
-    pairs = [(ex, predicted(classify(ex.text, ex.lang))) for ex in examples]
+def report(path: Path, examples: list[Example], errors: bool, sensitive: bool = False) -> None:
+    pairs = [(ex, predicted(classify(ex.text, ex.lang, sensitive=sensitive))) for ex in examples]
     langs = sorted({ex.lang or "?" for ex in examples})
     print(f"\n{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     counts = ", ".join(
@@ -182,6 +183,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--file", type=Path, default=HELDOUT, help="labelled JSON Lines file")
     parser.add_argument("--also-tune", action="store_true", help="also report on tune.jsonl")
     parser.add_argument("--errors", action="store_true", help="list misclassified examples")
+    parser.add_argument(
+        "--sensitive", action="store_true", help="as in a group that chose `!groupe crise elevee`"
+    )
     args = parser.parse_args(argv)
     paths = [args.file]
     if args.also_tune and args.file.resolve() != TUNE.resolve():
@@ -194,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"cannot read {path}: {exc}", file=sys.stderr)
             return 2
     for path, examples in loaded:
-        report(path, examples, args.errors)
+        report(path, examples, args.errors, args.sensitive)
     path, examples = loaded[0]
     if not examples:
         return 0
