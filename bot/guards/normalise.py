@@ -97,6 +97,9 @@ class _Rules:
     tokens: Mapping[str, str]
     after: tuple[_Rewrite, ...]
     stop_words: frozenset[str]
+    # Steps 2 to 5a piece by piece (see `_Mapped`); None when the token map has a value for
+    # which that would not give the same text (an apostrophe, an empty word).
+    pieces: _Mapped | None
 
 
 # `\bX…` as `X(?<!\w.)…`: the same test, but starting with a literal letter, which the regex
@@ -141,11 +144,14 @@ def _rules(lang: str) -> _Rules:
     if not isinstance(tokens, dict):
         raise TypeError("[tokens] must map words to words")
     detect = data.get("detect", {})
+    mapping = {prepare_pattern(k): prepare_pattern(v) for k, v in tokens.items()}
+    plain = all(v and v == v.strip() and "  " not in v and "'" not in v for v in mapping.values())
     return _Rules(
         before=_rewrites(data.get("before", []), macros),
-        tokens={prepare_pattern(k): prepare_pattern(v) for k, v in tokens.items()},
+        tokens=mapping,
         after=_rewrites(data.get("after", []), macros),
         stop_words=frozenset(prepare_pattern(w) for w in detect.get("words", [])),
+        pieces=_Mapped(lang, mapping) if plain else None,
     )
 
 
@@ -181,8 +187,47 @@ _MAX_PIECES = 1 << 15
 _PIECES = _Pieces()
 
 
+class _Mapped(dict[str, str]):
+    """One language's steps 2 to 5a for one space-separated piece of a message, remembered:
+    translated and squeezed (`_PIECES`), split at apostrophes, token-mapped, apostrophes
+    dropped, each word followed by a space ("" when the piece has no word).
+
+    Why: the same pieces come back message after message, and the split, the map and the
+    joins cost as much again as the translation. Joined, the pieces give what `_finish` gives
+    for the whole text (`" " + words` for `f" {text} "`), as long as no rewrite comes before
+    the token map (`normalise` checks), and no value of the map holds an apostrophe or a
+    space at its ends, nor is empty (`_rules` checks).
+    """
+
+    def __init__(self, lang: str, tokens: Mapping[str, str]) -> None:
+        super().__init__()
+        self.apostrophe = _SPLIT[lang]
+        self.lookup = tokens.get
+
+    def __missing__(self, piece: str) -> str:
+        base = _PIECES[piece]
+        get = self.lookup
+        if "'" in base:
+            words = base.replace("'", self.apostrophe).split()
+            out = " ".join(map(get, words, words)).replace("'", "")
+        else:
+            words = base.split()
+            out = " ".join(map(get, words, words))
+        out = out + " " if words else ""
+        if len(self) >= _MAX_PIECES:
+            self.clear()
+        self[piece] = out
+        return out
+
+
 def _base(text: str, lang: str) -> str:
     """Steps 1 to 4: the language-neutral part, with apostrophes still in."""
+    return " ".join(map(_PIECES.__getitem__, _unusual(text, lang).split(" ")))
+
+
+def _unusual(text: str, lang: str) -> str:
+    """Step 1, and what is beyond Latin-1 brought within it (rare: ordinary text is returned
+    as it is)."""
     # Emoji are beyond Latin-1 too: in Latin-1 text there is none to look for.
     if not text.isascii() and _BEYOND_LATIN_1.search(text):
         # Fullwidth letters, invisible characters, combining marks: beyond Latin-1, where
@@ -195,7 +240,7 @@ def _base(text: str, lang: str) -> str:
         if not text.isascii() and _EMOJI_RE.search(text):
             words = _COLOUR_WORDS[lang]
             text = _EMOJI_RE.sub(lambda m: words[_COLOUR_EMOJI[m.group()]], text)
-    return " ".join(map(_PIECES.__getitem__, text.split(" ")))
+    return text
 
 
 # Where an apostrophe splits a word: French elides the end of a word (« j'veux » → "j' veux"),
@@ -217,7 +262,11 @@ def _finish(text: str, lang: str) -> str:
     else:
         words = text.split()
         text = " ".join(map(get, words, words))
-    text = f" {text} " if text else " "
+    return _after(f" {text} " if text else " ", rules)
+
+
+def _after(text: str, rules: _Rules) -> str:
+    """Step 5, after the token map: the rewrites that need the neighbours, then the spacing."""
     for rule in rules.after:
         if rule.needle in text:
             text = rule.pattern.sub(rule.replacement, text)
@@ -234,7 +283,28 @@ def normalise(text: str, lang: str) -> str:
     Words are separated by exactly one space, and the result starts and ends with one, so a
     pattern may use a space as a word edge.
     """
-    return _finish(_base(text, lang), lang)
+    return _normalised(_unusual(text, lang).split(" "), None, lang)
+
+
+def _normalised(pieces: list[str], base: str | None, lang: str) -> str:
+    """`normalise` of the text split at its spaces after step 1; `base` is `_base` of it when
+    the caller has it already."""
+    rules = _rules(lang)
+    mapped = rules.pieces
+    if mapped is not None:
+        # The common case: no rewrite to make before the token map (they need the whole
+        # text), and the token map piece by piece, remembered (see `_Mapped`).
+        if rules.before and base is None:
+            base = " ".join(map(_PIECES.__getitem__, pieces))
+        if not any(rule.needle in (base or "") for rule in rules.before):
+            words = "".join(map(mapped.__getitem__, pieces))
+            # A word the map leaves empty (an apostrophe alone) spaces the text otherwise:
+            # then the whole text goes the long way, below.
+            if not words.startswith(" ") and "  " not in words:
+                return _after(" " + words, rules)
+    if base is None:
+        base = " ".join(map(_PIECES.__getitem__, pieces))
+    return _finish(base, lang)
 
 
 def _vote(base: str, raw: str) -> str:
@@ -269,8 +339,9 @@ def prepare(text: str, lang: str | None) -> tuple[str, str]:
     if lang is not None and lang.strip():
         language = parse_language(lang)
         return language, normalise(text, language)
-    base = _base(text, "fr")
+    pieces = _unusual(text, "fr").split(" ")
+    base = " ".join(map(_PIECES.__getitem__, pieces))
     language = _vote(base, text)
     if language != "fr" and not text.isascii() and _EMOJI_RE.search(text):
-        base = _base(text, language)
-    return language, _finish(base, language)
+        return language, normalise(text, language)  # the language's own colour words
+    return language, _normalised(pieces, base, language)
