@@ -457,15 +457,16 @@ def _key_trie(groups: Mapping[str, list[str]]) -> str:
 class _Starts:
     """Where in a text some pattern of a keyed list can start, in one regex call.
 
-    All keys in one regex: a space, then, as a lookahead, the keys as a trie, each followed by
-    what its patterns need after it (see `derive.py`); so the regex engine looks for the spaces
-    itself and skips the keys at their first letter. `search` says whether there is such a
-    place, `finditer` finds them all (the lookahead consumes nothing, so none is skipped). A key
-    with a pattern that cannot be derived is left out, and searched as before: a space, the
-    key as a lookahead, the patterns.
+    All keys in one regex: a space, then the keys as a trie, each followed by what its
+    patterns need after it (see `derive.py`); so the regex engine looks for the spaces itself
+    and skips the keys at their first letter. `scan` says whether there is such a place;
+    `places` finds them all, with the trie as a lookahead, which consumes nothing, so that none
+    is skipped (compiled when first needed: most lists are only searched). A key with a
+    pattern that cannot be derived is left out, and searched as before: a space, the key as a
+    lookahead, the patterns.
     """
 
-    __slots__ = ("fallback", "fallback_keys", "scan")
+    __slots__ = ("_every", "fallback", "fallback_keys", "scan", "trie")
 
     def __init__(self, groups: Mapping[str, list[str]]) -> None:
         # Each pattern parsed once, derived by each of its keys.
@@ -491,7 +492,9 @@ class _Starts:
             kept = [rests[source, key] for source in group if rests[source, key] != EMPTY]
             if kept:
                 derived[key] = kept
-        self.scan = re.compile(f" (?={_key_trie(derived)})", ASCII) if derived else None
+        self.trie = _key_trie(derived) if derived else None
+        self.scan = re.compile(f" {self.trie}", ASCII) if self.trie is not None else None
+        self._every: re.Pattern[str] | None = None
         self.fallback = {
             key: re.compile(f" (?={re.escape(key)})(?:{_union(group)})", ASCII).search
             for key, group in fallback.items()
@@ -513,8 +516,10 @@ class _Starts:
         """Key → where tokens of that key start and some of its patterns match, in order
         (fallback keys left out)."""
         places: dict[str, list[int]] = {}
-        if self.scan is not None:
-            for hit in self.scan.finditer(text):
+        if self.trie is not None:
+            if self._every is None:
+                self._every = re.compile(f" (?={self.trie})", ASCII)
+            for hit in self._every.finditer(text):
                 start = hit.end()
                 word = text.find(" ", start) - start
                 key = (
