@@ -14,6 +14,7 @@ from bot.guards.classify import (
     classify_lines,
     is_crisis,
     is_red_weather,
+    model_view,
     negative,
     to_json,
 )
@@ -22,11 +23,13 @@ from bot.guards.rounds import dominates, far_longer, negative_run
 
 
 def warm_up() -> None:
-    """Load and compile every word list once (a first classification costs most of a second)."""
+    """Load and compile every word list once (a first classification costs most of a second),
+    the crisis concepts included (only a message near a crisis reads them)."""
     for lang in ("fr", "en"):
         classify("", lang)
         is_red_weather("", lang)
         negative("", lang)
+        model_view("", lang)
 
 
 __all__ = [

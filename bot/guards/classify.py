@@ -129,7 +129,7 @@ def _crisis_lists() -> _CrisisLists:
             expand(source, macros) for name in firsts for source in strings(table, name)
         ]
     return _CrisisLists(
-        **{key: Keyed(sources) for key, sources in lists.items()},
+        **{key: Keyed(sources, spans=key == "blank") for key, sources in lists.items()},
         anchors={lang: Keyed(sources) for lang, sources in anchors.items()},
         screen=Keyed(
             lists["direct"] + lists["generic"] + [s for group in anchors.values() for s in group]
@@ -152,9 +152,9 @@ def _concepts(lang: str) -> _Concepts:
     return _Concepts(lists, tuple(combos))
 
 
-def _keyed(data: Mapping[str, Any], *keys: str) -> list[Keyed]:
+def _keyed(data: Mapping[str, Any], *keys: str, spans: tuple[str, ...] = ()) -> list[Keyed]:
     macros = macros_of(data)
-    return [Keyed(strings(data, key), macros) for key in keys]
+    return [Keyed(strings(data, key), macros, spans=key in spans) for key in keys]
 
 
 @cache
@@ -190,7 +190,11 @@ def _venting_lists(lang: str) -> _VentingLists:
 @cache
 def _weather_lists(lang: str) -> _WeatherLists:
     return _WeatherLists(
-        *_keyed(load("weather", lang), "red", "own_red", "not_red", "past", "other_colours")
+        *_keyed(
+            load("weather", lang),
+            *("red", "own_red", "not_red", "past", "other_colours"),
+            spans=("not_red", "past"),
+        )
     )
 
 

@@ -251,8 +251,9 @@ def _literal(char: str) -> str:
 _SPECIAL = frozenset(".^$*+?{}[]\\|()")
 
 
-def _is_word(char: str) -> bool:
-    return char.isascii() and (char.isalnum() or char == "_")
+def _is_word(char: str, flags: int) -> bool:
+    """What `\\w` matches, with these flags."""
+    return (char.isascii() or not flags & re.ASCII) and (char.isalnum() or char == "_")
 
 
 def _seq(items: list[_Node]) -> _Node:
@@ -350,9 +351,9 @@ class _Deriver:
     def edge(self, kind: str) -> bool:
         """Whether an edge holds between `before` and `char` (both known)."""
         if kind == "b":
-            return _is_word(self.before) != _is_word(self.char)
+            return _is_word(self.before, self.flags) != _is_word(self.char, self.flags)
         if kind == "B":
-            return _is_word(self.before) == _is_word(self.char)
+            return _is_word(self.before, self.flags) == _is_word(self.char, self.flags)
         # `^`, `\A`: never after a known character; `$`, `\Z`: never before one (no "\n").
         if self.char == "\n" or self.before == "\n":
             raise Underivable("line edges around a newline")

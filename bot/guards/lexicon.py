@@ -536,7 +536,15 @@ class Keyed:
 
     __slots__ = ("_always", "_always_search", "_compiled", "_groups", "_keys", "_scan", "_starts")
 
-    def __init__(self, sources: Iterable[str], macros: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        sources: Iterable[str],
+        macros: Mapping[str, str] | None = None,
+        *,
+        spans: bool = False,
+    ) -> None:
+        """`spans`: the list is used for `matches` or `blank`, so compile what they need now,
+        not at the first message that has a match (searches need much less)."""
         groups: dict[str, list[str]] = {}
         always: list[str] = []
         for raw in sources:
@@ -557,6 +565,9 @@ class Keyed:
         scan = self._starts.scan
         self._scan = scan.search if scan is not None else None
         self._always_search = self._always.search if self._always is not None else None
+        if spans:
+            self._starts.places(" ")
+            _ = self._by_key
 
     def search(self, tokens: Tokens) -> bool:
         text = tokens.text
@@ -660,6 +671,7 @@ class Labelled:
                 for key, labels in grouped.items()
             }
         )
+        self._starts.places(" ")  # compiled now: `found` needs it for every message it reads
 
     def found(self, tokens: Tokens, *, overlapping: bool = False) -> dict[str, set[str]]:
         """List name → the distinct terms (matched texts) it found; absent when none.

@@ -294,9 +294,15 @@ def _normalised(pieces: list[str], base: str | None, lang: str) -> str:
     if mapped is not None:
         # The common case: no rewrite to make before the token map (they need the whole
         # text), and the token map piece by piece, remembered (see `_Mapped`).
-        if rules.before and base is None:
-            base = " ".join(map(_PIECES.__getitem__, pieces))
-        if not any(rule.needle in (base or "") for rule in rules.before):
+        before = False
+        if rules.before:
+            if base is None:
+                base = " ".join(map(_PIECES.__getitem__, pieces))
+            for rule in rules.before:
+                if rule.needle in base:
+                    before = True
+                    break
+        if not before:
             words = "".join(map(mapped.__getitem__, pieces))
             # A word the map leaves empty (an apostrophe alone) spaces the text otherwise:
             # then the whole text goes the long way, below.

@@ -1,0 +1,237 @@
+"""The guards' speed-ups must not change a single answer.
+
+`derive.py` rewrites patterns, `Keyed` and `Labelled` search one regex per list instead of one
+per key and token, and the normalisation works piece by piece: each is checked here against
+the plain way of doing the same thing (a pattern tried at every token, the normalisation of the
+whole text), on the tuning set and on generated patterns and texts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.guards.derive import EMPTY, Underivable, derive
+from bot.guards.lexicon import (
+    LANGUAGES,
+    Keyed,
+    Labelled,
+    Tokens,
+    expand,
+    first_keys,
+    load,
+    macros_of,
+    strings,
+)
+from bot.guards.normalise import _base, _finish, normalise
+
+ROOT = Path(__file__).resolve().parents[2]
+TUNE = ROOT / "tests" / "data" / "guards" / "tune.jsonl"
+
+
+# -- derivatives -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "known", "expected"),
+    [
+        (r"\bje (?:(?:ne|pas) )*veux", "je ", "(?:(?:ne|pas) )*veux"),
+        (r"\b(?:je )?(?:ne )?suis", "je ", "(?:ne )?suis"),
+        (r"\b(?:je )?(?:ne )?suis", "sui", "s"),
+        (r"\bsuicid\w*", "sui", r"cid\w*"),
+        (r"\bje\b", "je ", ""),  # the match ends within the known characters
+        (r"\bje(?! )", "je ", EMPTY),
+        (r"\bme (?:tue)\b(?<!peur que il me tue)", "me ", r"tue\b(?<!peur que il me tue)"),
+        (r"(?<= a )me couper", "me ", "(?<= a me )couper"),
+        (r"\bmot\b", "mot", r"\b"),
+        (r"\bxyz", "je ", EMPTY),
+    ],
+)
+def test_derive_examples(pattern: str, known: str, expected: str) -> None:
+    assert derive(pattern, known) == expected
+
+
+@pytest.mark.parametrize("pattern", [r"\b(a)\1", r"(?i)je", r"je(?P=x)", r"(?>je)"])
+def test_derive_refuses_what_it_cannot_do_exactly(pattern: str) -> None:
+    with pytest.raises(Underivable):
+        derive(pattern, "je ")
+
+
+# Small patterns over a small alphabet, with every construct the data files use.
+_ATOMS = st.sampled_from(
+    (
+        *("a", "b", "ab", "ba", " ", r"\b", r"\w", "[ab]", "[^ ]", ".", r"\ ", "(?=a)"),
+        *("(?!b)", "(?<=a)", "(?<! )", "(?<=b )", "$", "^"),
+    )
+)
+
+
+def _patterns() -> st.SearchStrategy[str]:
+    def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        group = st.lists(inner, min_size=1, max_size=3).map(lambda xs: "(?:" + "|".join(xs) + ")")
+        quantifier = st.sampled_from(["", "?", "*", "+", "{0,2}", "{1,2}?", "??", "*?"])
+        quantified = st.tuples(group, quantifier).map("".join)
+        return st.lists(st.one_of(inner, quantified), min_size=1, max_size=4).map("".join)
+
+    return st.recursive(_ATOMS, extend, max_leaves=8)
+
+
+@given(
+    _patterns(),
+    st.sampled_from(["a", "b", "ab", "ba ", "a ", "aba", "bb", "ab "]),
+    st.lists(st.sampled_from(["a", "b", "ab", "ba", "aab", "bab"]), min_size=1, max_size=6),
+)
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+def test_derivative_matches_exactly_where_the_pattern_does(
+    pattern: str, known: str, words: list[str]
+) -> None:
+    try:
+        compiled = re.compile(pattern, re.ASCII)
+    except re.error:
+        return
+    try:
+        rest = re.compile(derive(pattern, known), re.ASCII)
+    except Underivable:
+        return
+    text = " " + " ".join(words) + " "
+    for start in range(1, len(text)):
+        if text[start - 1] == " " and text.startswith(known, start):
+            expected = compiled.match(text, start) is not None
+            assert (rest.match(text, start + len(known)) is not None) == expected, (text, start)
+
+
+# -- keyed lists against the plain way ----------------------------------------------------------
+
+
+def _token_starts(text: str) -> Iterable[tuple[int, str]]:
+    """Every token start and the token's key, as `Tokens` defines them."""
+    for start in range(1, len(text)):
+        if text[start - 1] == " " and text[start] != " ":
+            word = text[start : text.index(" ", start)]
+            yield start, word[:3] if len(word) >= 3 else word + " "
+
+
+@cache
+def _texts() -> list[str]:
+    lines = TUNE.read_text("utf-8").splitlines()
+    raw = [json.loads(line)["text"] for line in lines if line.strip()]
+    return [normalise(text, lang) for text in raw for lang in LANGUAGES]
+
+
+def _lists() -> dict[str, tuple[list[str], dict[str, str]]]:
+    found = {}
+    for guard in ("crisis", "technical", "venting", "weather"):
+        for lang in LANGUAGES:
+            data = load(guard, lang)
+            for key, value in data.items():
+                if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+                    found[f"{guard}.{lang}.{key}"] = (list(value), macros_of(data))
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(_lists()))
+def test_keyed_search_and_matches_answer_as_every_token_tried(name: str) -> None:
+    sources, macros = _lists()[name]
+    keyed = Keyed(sources, macros)
+    plain: dict[str, list[re.Pattern[str]]] = {}
+    always: list[re.Pattern[str]] = []
+    for raw in sources:
+        source = expand(raw, macros)
+        keys = first_keys(source)
+        compiled = re.compile(source, re.ASCII)
+        if keys is None:
+            always.append(compiled)
+        for key in keys or ():
+            plain.setdefault(key, []).append(compiled)
+    by_key = keyed._by_key
+    for text in _texts():
+        tokens = Tokens(text)
+        expected = any(
+            pattern.match(text, start)
+            for start, key in _token_starts(text)
+            for pattern in plain.get(key, ())
+        ) or any(pattern.search(text) for pattern in always)
+        assert keyed.search(tokens) == expected, text
+        # matches(): the same matches as trying each key's patterns at each of its tokens.
+        found = [
+            m
+            for start, key in _token_starts(text)
+            if key in by_key and (m := by_key[key].match(text, start))
+        ]
+        if keyed._always:
+            found.extend(keyed._always.finditer(text))
+        found.sort(key=lambda m: (m.start(), -m.end()))
+        kept, end = [], -1
+        for m in found:
+            if m.start() >= end:
+                kept.append(m.span())
+                end = m.end()
+        assert [m.span() for m in keyed.matches(tokens)] == kept, text
+
+
+@pytest.mark.parametrize(
+    ("guard", "keys"),
+    [
+        ("technical", ("objects", "minor", "problems", "asks", "agenda", "personal")),
+        ("venting", ("negative", "positive")),
+        ("crisis", None),
+    ],
+)
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_labelled_found_answers_as_every_token_tried(
+    guard: str, keys: tuple[str, ...] | None, lang: str
+) -> None:
+    data = load(guard, lang)
+    table = data["concepts"] if keys is None else data
+    names = list(table) if keys is None else list(keys)
+    labelled = Labelled({name: strings(table, name) for name in names}, macros_of(data))
+    for text in _texts():
+        tokens = Tokens(text)
+        for overlapping in (False, True):
+            # The old loop: key by key, in the order of the key set, every token of the key.
+            hits = []
+            for key in tokens.keys & labelled._keys:
+                for start, token_key in _token_starts(text):
+                    if token_key == key and (m := labelled._by_key[key].match(text, start)):
+                        hits.append(m)
+            if not overlapping and len(hits) > 1:
+                hits.sort(key=lambda m: (m.start(), -m.end()))
+                kept, end = [], -1
+                for m in hits:
+                    if m.start() >= end:
+                        kept.append(m)
+                        end = m.end()
+                hits = kept
+            if labelled._always:
+                hits.extend(labelled._always.finditer(text))
+            expected: dict[str, set[str]] = {}
+            for m in hits:
+                if m.lastgroup is not None:
+                    expected.setdefault(m.lastgroup, set()).add(m.group().strip())
+            got = labelled.found(tokens, overlapping=overlapping)
+            assert list(got.items()) == list(expected.items()), (text, overlapping)
+
+
+# -- normalisation piece by piece --------------------------------------------------------------
+
+# Apostrophes of every kind, punctuation, accents, invisible characters, emoji, and the words
+# the rewrites look for.
+_CHUNKS = st.sampled_from(
+    (
+        *"abcdejlmnpstuvy '.!?,;:-\t\nÉéèàçôœæß\u00ad\u200b\u2019`\u00b4",
+        *("🔴", "je", "as ", "m'as ", "pu ", "te ", "jveux", "suiside", "'", "no one", "cannot"),
+    )
+)
+
+
+@given(st.lists(_CHUNKS, max_size=25).map("".join), st.sampled_from(LANGUAGES))
+@settings(max_examples=1000, deadline=None)
+def test_normalise_piece_by_piece_is_the_whole_text_way(text: str, lang: str) -> None:
+    assert normalise(text, lang) == _finish(_base(text, lang), lang)
