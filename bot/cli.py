@@ -64,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     classify.add_argument("--text", help="un seul message")
     classify.add_argument("--lang", choices=("fr", "en"), help="langue (sinon détectée)")
+    classify.add_argument(
+        "--sensitive",
+        action="store_true",
+        help="filet de crise comme dans un groupe réglé à « élevée » (!groupe crise elevee)",
+    )
     return parser
 
 
@@ -182,14 +187,15 @@ async def _purge(settings: Settings, dry_run: bool, clock: Clock | None = None) 
     return 0
 
 
-def _classify(text: str | None, lang: str | None) -> int:
+def _classify(text: str | None, lang: str | None, sensitive: bool) -> int:
     """One JSON line per message: what the guards see in it (nothing is stored or logged)."""
     from bot.guards import classify_json, classify_lines
 
     if text is not None:
-        print(classify_json(text, lang))
+        print(classify_json(text, lang, sensitive=sensitive))
         return 0
-    for line in classify_lines(line.rstrip("\n") for line in sys.stdin):
+    lines = (line.rstrip("\n") for line in sys.stdin)
+    for line in classify_lines(lines, sensitive=sensitive):
         print(line)
     return 0
 
@@ -254,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.action == "purge":
         return asyncio.run(_purge(_load(args.config, need_matrix=False), args.dry_run))
     if args.action == "classify":
-        return _classify(args.text, args.lang)
+        return _classify(args.text, args.lang, args.sensitive)
     if args.action == "demo":
         from bot.demo import run_demo
 

@@ -453,17 +453,20 @@ def to_json(c: Classification) -> dict[str, Any]:
     return {"crisis": c.crisis, "technical": c.technical, "venting": list(c.venting)}
 
 
-def classify_json(text: str, lang: str | None = None) -> str:
-    """One JSON line for `halte classify --text`."""
-    return json.dumps(to_json(classify(text, lang)), ensure_ascii=False)
+def classify_json(text: str, lang: str | None = None, *, sensitive: bool = False) -> str:
+    """One JSON line for `halte classify --text`; `sensitive`: as a group at « élevée »."""
+    return json.dumps(to_json(classify(text, lang, sensitive=sensitive)), ensure_ascii=False)
 
 
 def _error(message: str) -> str:
     return json.dumps({"error": message}, ensure_ascii=False)
 
 
-def classify_lines(lines: Iterable[str], *, long_threshold: int = LONG_THRESHOLD) -> Iterator[str]:
+def classify_lines(
+    lines: Iterable[str], *, long_threshold: int = LONG_THRESHOLD, sensitive: bool = False
+) -> Iterator[str]:
     """`halte classify`: JSON Lines in (`{"text": ..., "lang": ...}`), one JSON line out each.
+    `sensitive`: the crisis net as in a group that chose the sensitive setting.
 
     A line that cannot be classified (bad JSON, no text, unknown language, even a blank line)
     gives `{"error": "..."}` in its place, so that output line n always answers input line n.
@@ -485,7 +488,7 @@ def classify_lines(lines: Iterable[str], *, long_threshold: int = LONG_THRESHOLD
             yield _error("the lang field must be a string or absent")
             continue
         try:
-            result = classify(text, lang, long_threshold=long_threshold)
+            result = classify(text, lang, long_threshold=long_threshold, sensitive=sensitive)
         except ValueError as exc:
             yield _error(str(exc))
             continue

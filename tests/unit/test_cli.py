@@ -178,3 +178,34 @@ def test_export_agenda_prints_markdown_and_json(tmp_path: Path) -> None:
     missing = halte("export-agenda", "-c", str(config), "--group", "!autre:console")
     assert missing.returncode == 2
     assert "not a Halte group" in missing.stderr
+
+
+def test_classify_reads_json_lines_and_text_with_and_without_sensitive() -> None:
+    """The issue's contract: JSON Lines in, one line out each; `--text` for one message;
+    `--sensitive` answers as a group at « élevée » (checked against the library's answer)."""
+    from bot.guards import classify_json
+
+    tune = ROOT / "tests" / "data" / "guards" / "tune.jsonl"
+    rows = [json.loads(line) for line in tune.read_text("utf-8").splitlines()]
+    one = next(
+        r
+        for r in rows
+        if json.loads(classify_json(r["text"], r["lang"], sensitive=True))["crisis"]
+        and not json.loads(classify_json(r["text"], r["lang"]))["crisis"]
+    )
+    stdin = "\n".join(
+        [json.dumps({"text": "Je veux mourir"}), json.dumps(one, ensure_ascii=False), "{bad"]
+    )
+    plain = halte("classify", stdin=stdin)
+    assert plain.returncode == 0, plain.stderr
+    out = [json.loads(line) for line in plain.stdout.splitlines()]
+    assert [o.get("crisis") for o in out] == [True, False, None]
+    assert set(out[2]) == {"error"}
+    high = halte("classify", "--sensitive", stdin=stdin)
+    assert [json.loads(line).get("crisis") for line in high.stdout.splitlines()] == [
+        True,
+        True,
+        None,
+    ]
+    text = halte("classify", "--sensitive", "--lang", one["lang"], "--text", one["text"])
+    assert json.loads(text.stdout)["crisis"] is True

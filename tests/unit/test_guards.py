@@ -530,6 +530,20 @@ def test_classify_lines_answers_each_line_even_malformed_ones() -> None:
     assert out[8]["venting"] == ["blame"]
 
 
+def test_classify_sensitive_flags_more_crises_never_fewer() -> None:
+    """`halte classify --sensitive` answers as a group at « élevée »: every message the
+    default net flags stays flagged, and some the default lets through are flagged too."""
+    rows = [json.loads(line) for line in TUNE.read_text("utf-8").splitlines()[:1500]]
+    lines = [json.dumps({"text": r["text"], "lang": r["lang"]}) for r in rows]
+    default = [json.loads(line)["crisis"] for line in classify_lines(lines)]
+    sensitive = [json.loads(line)["crisis"] for line in classify_lines(lines, sensitive=True)]
+    assert all(s for d, s in zip(default, sensitive, strict=True) if d)
+    assert sum(sensitive) > sum(default)
+    one = next(r for r, d, s in zip(rows, default, sensitive, strict=True) if s and not d)
+    assert json.loads(classify_json(one["text"], one["lang"], sensitive=True))["crisis"]
+    assert not json.loads(classify_json(one["text"], one["lang"]))["crisis"]
+
+
 def test_classify_lines_keeps_non_ascii_readable() -> None:
     (line,) = classify_lines([json.dumps({"text": "é", "lang": "xx"})])
     assert "xx" in json.loads(line)["error"]
