@@ -53,33 +53,48 @@ def read(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
 
 
-def fit(rows: list[set[str]], labels: list[int], c: float) -> tuple[dict[str, float], float]:
-    """Weights per feature and intercept of a logistic regression on binary features."""
+Fitted = tuple[dict[str, float], float, dict[str, float] | None]
+
+
+def fit(rows: list[set[str]], labels: list[int], c: float, tfidf: bool) -> Fitted:
+    """Weights per feature, intercept and (with `tfidf`) the idf of every feature seen, of a
+    logistic regression on binary features, TF-IDF weighted and scaled to length one."""
     from sklearn.feature_extraction import DictVectorizer
+    from sklearn.feature_extraction.text import TfidfTransformer
     from sklearn.linear_model import LogisticRegression
 
     vectoriser = DictVectorizer()
     matrix = vectoriser.fit_transform([dict.fromkeys(r, 1) for r in rows])
-    model = LogisticRegression(C=c, class_weight="balanced", solver="lbfgs", max_iter=2000)
-    model.fit(matrix, labels)
     names = vectoriser.get_feature_names_out()
+    idf: dict[str, float] | None = None
+    if tfidf:
+        transformer = TfidfTransformer()
+        matrix = transformer.fit_transform(matrix)
+        idf = {
+            str(name): round(float(v), DIGITS)
+            for name, v in zip(names, transformer.idf_, strict=True)
+        }
+    model = LogisticRegression(C=c, class_weight="balanced", solver="lbfgs", max_iter=5000)
+    model.fit(matrix, labels)
     weights = {
         str(name): round(float(w), DIGITS)
         for name, w in zip(names, model.coef_[0], strict=True)
         if abs(w) >= 10**-DIGITS
     }
-    return weights, float(model.intercept_[0])
+    return weights, float(model.intercept_[0]), idf
 
 
-def out_of_fold(rows: list[set[str]], labels: list[int], c: float) -> list[list[float]]:
+def out_of_fold(
+    rows: list[set[str]], labels: list[int], c: float, tfidf: bool
+) -> list[list[float]]:
     """Per example, its probability from each repeat's model that did not see it."""
     from sklearn.model_selection import RepeatedStratifiedKFold
 
     scores: list[list[float]] = [[] for _ in rows]
     splitter = RepeatedStratifiedKFold(n_splits=FOLDS, n_repeats=REPEATS, random_state=SEED)
     for train, test in splitter.split(rows, labels):
-        weights, bias = fit([rows[i] for i in train], [labels[i] for i in train], c)
-        model = CrisisModel(weights, bias, threshold=0.5)  # the threshold is not used here
+        weights, bias, idf = fit([rows[i] for i in train], [labels[i] for i in train], c, tfidf)
+        model = CrisisModel(weights, bias, threshold=0.5, idf=idf)  # threshold not used here
         for i in test:
             scores[i].append(probability_of(model.total(rows[i])))
     return scores
@@ -124,6 +139,19 @@ def table(
         )
 
 
+def decide_like_runtime(model: CrisisModel, text: str, lang: str) -> bool:
+    """The model's vote as `classify` asks for it (blanked text, tags only when needed), to
+    check that it reads what it was trained on."""
+    from bot.guards.classify import _blanked, _tags
+    from bot.guards.lexicon import Tokens
+    from bot.guards.normalise import prepare
+
+    language, norm = prepare(text, lang)
+    tokens = Tokens(norm)
+    rest = _blanked(tokens)
+    return model.decide(rest.text, lambda concepts: _tags(tokens, rest, language, concepts))
+
+
 def ratio(a: float, b: float) -> float:
     return a / b if b else 0.0
 
@@ -132,6 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
     parser.add_argument("--no-concepts", action="store_true", help="without concept tags")
+    parser.add_argument(
+        "--tfidf", action="store_true", help="weigh features by idf, scale each message to 1"
+    )
     parser.add_argument("--write", type=float, metavar="THRESHOLD", help="ship with this threshold")
     parser.add_argument("--honest", type=Path, help="tune rows the patterns never saw")
     parser.add_argument("--ordinary", type=Path, help="tune rows of ordinary room traffic")
@@ -167,9 +198,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.short_threshold is not None and word_count(view) <= SHORT_WORDS
     }
     rules = [is_crisis(text, lang, learned=False) for text, lang in texts]
-    scores = out_of_fold(rows, labels, args.c)
+    scores = out_of_fold(rows, labels, args.c, args.tfidf)
     print(
-        f"C={args.c}, {FOLDS}-fold x {REPEATS}, out of fold, short threshold {args.short_threshold}"
+        f"C={args.c}, tfidf {args.tfidf}, {FOLDS}-fold x {REPEATS}, out of fold,"
+        f" short threshold {args.short_threshold}"
     )
     table("tune.jsonl", labels, rules, scores, list(range(len(rows))), short)
     honest = [i for i, (text, _) in enumerate(texts) if text in honest_texts]
@@ -181,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "ordinary room traffic (flagged: false alarms)", labels, rules, scores, ordinary, short
         )
     if args.write is not None:
-        weights, bias = fit(rows, labels, args.c)
+        weights, bias, idf = fit(rows, labels, args.c, args.tfidf)
         digest = hashlib.sha256(TUNE.read_bytes()).hexdigest()[:16]
         model = {
             "about": "Learned crisis model: see bot/guards/model.py; made by bench/crisis_model.py",
@@ -193,8 +225,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             "bias": round(bias, DIGITS),
             "weights": dict(sorted(weights.items())),
         }
+        if idf is not None:
+            model["idf"] = dict(sorted(idf.items()))
         OUT.write_text(json.dumps(model, ensure_ascii=False, indent=0) + "\n", "utf-8")
         print(f"\nwrote {OUT.relative_to(ROOT)}: {len(weights)} weights, threshold {args.write}")
+        shipped = CrisisModel(weights, round(bias, DIGITS), args.write, idf=idf)
+        agree = sum(
+            decide_like_runtime(shipped, text, lang) == (shipped.probability(view) >= args.write)
+            for (text, lang), view in zip(texts, views, strict=True)
+        )
+        print(f"run-time decision = trained features' decision on {agree} of {len(texts)} rows")
     return 0
 
 

@@ -11,6 +11,13 @@ The model is a logistic regression trained on the labelled tuning set
 by cross-validation. Only its weights ship, as data (`data/crisis.model.json`): scoring is a
 few dictionary lookups, no numerical library at run time, microseconds per message.
 
+A model file with an `idf` table reads a message as TF-IDF does: each feature counts by its
+rarity in the training set (`idf`), and the message's features together are scaled to length
+one. Why: summed weights let a long message pile up weak evidence and a short one say too
+little (« i have to leave at 3 » scored like a goodbye); scaled, a message is judged by the
+share of its words that speak of a crisis. Out of fold, at the same recall (0.98), precision
+rose from 0.76 to 0.80 and ordinary room talk flagged fell from 12 % to 10 %.
+
 It reads the same normalised text as the patterns, after negations and figures of speech are
 blanked out (« je ne veux pas mourir », « ce dossier me tue »), so it does not have to learn
 those again from few examples.
@@ -50,7 +57,8 @@ def features(text: str) -> set[str]:
     """The features of a normalised text: words, pairs of neighbouring words, word prefixes.
 
     A pair never spans punctuation or a blanked span (`~`): « je veux pas ~ mourir » says
-    nothing about "veux mourir".
+    nothing about "veux mourir". A tag (`@clinical`) has no prefix: at run time tags come
+    from `tag_features`, which gives the tag alone.
     """
     found: set[str] = set()
     previous = ""
@@ -59,7 +67,7 @@ def features(text: str) -> set[str]:
             previous = ""
             continue
         found.add(word)
-        if len(word) > PREFIX:
+        if len(word) > PREFIX and word[:1] not in _TAG_STARTS:
             found.add(word[:PREFIX] + "-")
         if previous:
             found.add(previous + " " + word)
@@ -82,6 +90,7 @@ class CrisisModel:
 
     Tags (features starting with `#` or `@`, see `tag_features`) cost more to find than words,
     so `decide` looks for them only when they could move the score across the threshold.
+    With `idf`, the features are weighted by it and scaled to length one (see the module).
     """
 
     weights: Mapping[str, float]
@@ -91,10 +100,16 @@ class CrisisModel:
     """The threshold for a short message (`SHORT_WORDS`); None: the same as `threshold`."""
     sensitive_threshold: float | None = None
     """The threshold for a group that chose a more sensitive net (lower than `threshold`)."""
+    idf: Mapping[str, float] | None = None
+    """Every feature of the training set with its inverse document frequency; None: the
+    features' weights are simply added."""
 
     def total(self, found: Iterable[str]) -> float:
-        """The score of a set of features: the intercept plus their weights."""
-        return self.bias + self.evidence(found)
+        """The score of a set of features, as a logit: what the threshold is compared with."""
+        if self.idf is None:
+            return self.bias + self.evidence(found)
+        weighted, squares = _scaled(self, found)
+        return self.bias + (weighted / math.sqrt(squares) if squares else 0.0)
 
     def evidence(self, found: Iterable[str]) -> float:
         """The weights of the features alone, without the intercept."""
@@ -114,17 +129,36 @@ class CrisisModel:
         """Whether `text` plus its tags is a crisis; `tags(concepts)` is called only when the
         tags could change the answer, and asked for concept tags only if the model has any.
         `sensitive`: the group chose the more sensitive threshold."""
-        total = self.total(features(text))
+        found = features(text)
         cut, low, high = _bounds(self)
         if self.short_threshold is not None and word_count(text) <= SHORT_WORDS:
             cut = _logit(self.short_threshold)
         elif sensitive and self.sensitive_threshold is not None:
             cut = _logit(self.sensitive_threshold)
+        if self.idf is not None:
+            return self._decide_scaled(found, cut, tags)
+        total = self.total(found)
         if total + low >= cut:
             return True
         if total + high < cut:
             return False
         return total + self.evidence(tag_features(tags(_uses_concepts(self)))) >= cut
+
+    def _decide_scaled(self, found: set[str], cut: float, tags: Callable[[bool], str]) -> bool:
+        """`decide` for a TF-IDF model: the tags change the scale too, so their reach is
+        bounded from the message's own sums (see `_tag_sums`) before they are looked for."""
+        weighted, squares = _scaled(self, found)
+        negative, positive, extra = _tag_sums(self)
+        if not extra:  # the model knows no tag: they cannot change anything
+            return self.bias + (weighted / math.sqrt(squares) if squares else 0.0) >= cut
+        if squares:
+            low = min((weighted + negative) / math.sqrt(s) for s in (squares, squares + extra))
+            high = max((weighted + positive) / math.sqrt(s) for s in (squares, squares + extra))
+            if self.bias + low >= cut:
+                return True
+            if self.bias + high < cut:
+                return False
+        return self.total(found | tag_features(tags(_uses_concepts(self)))) >= cut
 
 
 @cache
@@ -135,6 +169,39 @@ def _bounds(model: CrisisModel) -> tuple[float, float, float]:
         _logit(model.threshold),
         sum(w for w in tags if w < 0),
         sum(w for w in tags if w > 0),
+    )
+
+
+def _scaled(model: CrisisModel, found: Iterable[str]) -> tuple[float, float]:
+    """The sum of weight times idf over the known features, and the sum of their idf squared."""
+    terms = _terms(model)
+    weighted = squares = 0.0
+    for feature in found:
+        term = terms.get(feature)
+        if term is not None:
+            weighted += term[0]
+            squares += term[1]
+    return weighted, squares
+
+
+@cache
+def _terms(model: CrisisModel) -> dict[str, tuple[float, float]]:
+    """Per known feature, (weight times idf, idf squared): one lookup per feature when scoring."""
+    idf = model.idf or {}
+    weights = model.weights
+    return {f: (weights.get(f, 0.0) * value, value * value) for f, value in idf.items()}
+
+
+@cache
+def _tag_sums(model: CrisisModel) -> tuple[float, float, float]:
+    """Of all tags together: the negative and the positive weight times idf, and the idf
+    squared: the most they can lower or raise a message's weighted sum, and add to its
+    squares."""
+    tags = [term for f, term in _terms(model).items() if f[:1] in _TAG_STARTS]
+    return (
+        sum(w for w, _ in tags if w < 0),
+        sum(w for w, _ in tags if w > 0),
+        sum(q for _, q in tags),
     )
 
 
@@ -160,6 +227,8 @@ def from_json(data: Mapping[str, Any]) -> CrisisModel:
         short_threshold = None if short is None else float(short)
         sensitive = data.get("sensitive_threshold")
         sensitive_threshold = None if sensitive is None else float(sensitive)
+        raw_idf = data.get("idf")
+        idf = None if raw_idf is None else {str(k): float(v) for k, v in dict(raw_idf).items()}
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{MODEL_FILE}: not a crisis model ({type(exc).__name__})") from None
     for value in (threshold, short_threshold, sensitive_threshold):
@@ -167,7 +236,9 @@ def from_json(data: Mapping[str, Any]) -> CrisisModel:
             raise ValueError(f"{MODEL_FILE}: thresholds must be between 0 and 1")
     if sensitive_threshold is not None and sensitive_threshold > threshold:
         raise ValueError(f"{MODEL_FILE}: the sensitive threshold must not exceed the threshold")
-    return CrisisModel(weights, bias, threshold, short_threshold, sensitive_threshold)
+    if idf is not None and (any(v <= 0 for v in idf.values()) or not set(weights) <= set(idf)):
+        raise ValueError(f"{MODEL_FILE}: idf must be positive and cover every weighted feature")
+    return CrisisModel(weights, bias, threshold, short_threshold, sensitive_threshold, idf)
 
 
 @cache

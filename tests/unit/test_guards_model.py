@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
+from collections.abc import Callable
 from importlib import resources
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.guards import classify, is_crisis
 from bot.guards.classify import model_view
-from bot.guards.model import MODEL_FILE, CrisisModel, crisis_model, features, from_json
+from bot.guards.model import (
+    MODEL_FILE,
+    CrisisModel,
+    crisis_model,
+    features,
+    from_json,
+    probability_of,
+)
 
 # The module, not the function of the same name that `bot.guards` exports.
 classify_module = importlib.import_module("bot.guards.classify")
@@ -78,6 +89,79 @@ def test_a_feature_counts_once_however_often_it_appears() -> None:
     assert model.probability(" nuit nuit nuit ") == model.probability(" nuit ")
 
 
+def test_a_tags_prefix_is_not_a_feature() -> None:
+    """At run time a tag comes alone (`tag_features`); a trained "@cli-" would never be seen."""
+    assert features(" nuit . @clinical ") == {"nuit", "@clinical"}
+
+
+# -- TF-IDF models: features weighted by idf, each message scaled to length one -----------
+
+
+def test_a_tfidf_model_scores_the_scaled_idf_weighted_features() -> None:
+    idf = {"nuit": 2.0, "seule": 1.0, "la": 1.5}
+    model = CrisisModel({"nuit": 3.0, "seule": 1.0}, bias=-1.0, threshold=0.5, idf=idf)
+    # "la" weighs nothing but lengthens the message; "zut" is unknown and changes nothing.
+    expected = -1.0 + (3.0 * 2.0 + 1.0 * 1.0) / math.sqrt(2.0**2 + 1.0**2 + 1.5**2)
+    assert model.total({"nuit", "seule", "la", "zut"}) == pytest.approx(expected)
+    assert model.probability(" seule la nuit zut ") == pytest.approx(probability_of(expected))
+    assert model.total({"zut"}) == pytest.approx(-1.0)
+
+
+def test_a_tfidf_model_judges_the_share_of_crisis_words_not_their_number() -> None:
+    """One weighty word among many ordinary ones counts for less (« je dois partir à 3 h
+    pour aller chercher le petit à la garderie »); added up, it would count the same."""
+    neutral = ["je", "dois", "a", "3", "h", "pour", "la", "garderie"]
+    idf = dict.fromkeys(["partir", "ce", "soir", *neutral], 1.0)
+    model = CrisisModel({"partir": 3.0}, bias=-1.0, threshold=0.6, idf=idf)
+    assert model.decide(" partir ce soir ", _no_tags)
+    assert not model.decide(" je dois partir a 3 h pour la garderie ", _no_tags)
+    summed = CrisisModel({"partir": 3.0}, bias=-1.0, threshold=0.6)
+    assert summed.decide(" je dois partir a 3 h pour la garderie ", _no_tags)
+
+
+def _tagged(tags: str) -> Callable[[bool], str]:
+    def give(concepts: bool) -> str:
+        return tags
+
+    return give
+
+
+def _never(concepts: bool) -> str:
+    raise AssertionError("the tags were looked for although they could not change the answer")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["a", "b", "c", "d", "@clinical", "#means"]),
+        st.tuples(st.floats(-4, 4), st.floats(0.5, 4)),
+        min_size=1,
+    ),
+    st.floats(-3, 3),
+    st.sets(st.sampled_from(["a", "b", "c", "d", "e"])),
+    st.sets(st.sampled_from(["@clinical", "#means"])),
+    st.floats(0.05, 0.95),
+)
+def test_a_tfidf_models_decision_is_its_score_with_the_tags(
+    terms: dict[str, tuple[float, float]],
+    bias: float,
+    words: set[str],
+    tags: set[str],
+    threshold: float,
+) -> None:
+    """Tags are looked for only when they could change the answer; either way the answer is
+    the score of the words and the tags together against the threshold."""
+    weights = {f: w for f, (w, _) in terms.items()}
+    idf = {f: v for f, (_, v) in terms.items()}
+    model = CrisisModel(weights, bias, threshold, idf=idf)
+    text = " " + " . ".join(sorted(words)) + " "
+    given_tags = " . ".join(sorted(tags))
+    expected = probability_of(model.total(words | tags)) >= threshold
+    assert model.decide(text, _tagged(given_tags)) == expected
+    if not any(f[:1] in "@#" for f in idf):
+        assert model.decide(text, _never) == expected
+
+
 def test_huge_scores_do_not_overflow() -> None:
     model = CrisisModel({"a": 1e6, "b": -1e6}, bias=0.0, threshold=0.5)
     assert model.probability(" a ") == pytest.approx(1.0)
@@ -95,6 +179,9 @@ def test_huge_scores_do_not_overflow() -> None:
         {"weights": {}, "bias": 0.0, "threshold": 0.0},
         {"weights": {}, "bias": 0.0, "threshold": 0.5, "sensitive_threshold": 0.7},
         {"weights": {}, "bias": 0.0, "threshold": 0.5, "short_threshold": 1.0},
+        {"weights": {"a": 1.0}, "bias": 0.0, "threshold": 0.5, "idf": {"b": 1.0}},
+        {"weights": {"a": 1.0}, "bias": 0.0, "threshold": 0.5, "idf": {"a": 0.0}},
+        {"weights": {}, "bias": 0.0, "threshold": 0.5, "idf": "nope"},
     ],
 )
 def test_a_broken_model_file_is_refused(data: dict[str, object]) -> None:
