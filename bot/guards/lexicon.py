@@ -342,7 +342,7 @@ _WORD_HEAD = re.compile(r"(?:\\b)?[a-z0-9']+ ")
 
 def _head(source: str) -> int:
     """Length of a pattern's first step: `\\bje ` (a word and its space), or a group with its
-    quantifier (`(?:…)*`); 0 when it has neither."""
+    quantifier (`(?:…)*`, `(?:…){0,3}?`); 0 when it has neither."""
     word = _WORD_HEAD.match(source)
     if word:
         return word.end()
@@ -353,11 +353,10 @@ def _head(source: str) -> int:
         end = _skip_group(source, start)
     except _Unkeyable:
         return 0
-    if source[end : end + 1] in ("?", "*", "+"):
-        end += 1
-        if source[end : end + 1] in ("?", "+"):
-            end += 1
-    return end
+    # The group's quantifier, `{0,6}?` too: split from its group, it would start a tail, and
+    # `(?:{0,6}?…|…)` is no regex (two patterns sharing `word (?:\w+ ){m,n}?` met here).
+    quantifier = _QUANTIFIED.match(source, end)
+    return quantifier.end() if quantifier else end
 
 
 def factor(sources: list[str], depth: int = 3) -> str:

@@ -5,7 +5,8 @@ capable », « j'veux », « m'as m'tuer »), doubled letters (« mourrrir »), 
 (« suiside »). The patterns in `data/` are written once, in a normalised form, and the text is
 brought to that form here, so a list need not enumerate every spelling:
 
-1. colour emoji become colour words (🔴 is `rouge` or `red`), other emoji and symbols spaces;
+1. colour emoji become colour words (🔴 is `rouge` or `red`; ⚰️, 🪦 and 🩸 words too: `cercueil`,
+   `pierre tombale`, `goutte de sang`), other emoji and symbols spaces;
 2. in one `str.translate` pass: lower case, accents folded (é → e, œ → oe), typographic
    apostrophes made plain, sentence punctuation a ` . ` token and a question mark a ` ? `
    token (a pattern's gap never crosses a sentence; "?" is a cue for technical questions), any
@@ -41,10 +42,31 @@ _COLOUR_EMOJI = {
     "🟨": "yellow",
     "🟢": "green",
     "🟩": "green",
+    # Not colours, but answers to the colour round all the same (« ma météo : ⚰️ »): words
+    # rare enough for the patterns to read them as the emoji.
+    "⚰": "coffin",
+    "🪦": "grave",
+    "🩸": "blood",
 }
 _COLOUR_WORDS = {
-    "fr": {"red": " rouge ", "orange": " orange ", "yellow": " jaune ", "green": " vert "},
-    "en": {"red": " red ", "orange": " orange ", "yellow": " yellow ", "green": " green "},
+    "fr": {
+        "red": " rouge ",
+        "orange": " orange ",
+        "yellow": " jaune ",
+        "green": " vert ",
+        "coffin": " cercueil ",
+        "grave": " pierre tombale ",
+        "blood": " goutte de sang ",
+    },
+    "en": {
+        "red": " red ",
+        "orange": " orange ",
+        "yellow": " yellow ",
+        "green": " green ",
+        "coffin": " coffin ",
+        "grave": " gravestone ",
+        "blood": " blood drop ",
+    },
 }
 _EMOJI_RE = re.compile("|".join(map(re.escape, _COLOUR_EMOJI)))
 _REPEATED = re.compile(r"([a-z])\1+")

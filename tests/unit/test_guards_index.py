@@ -235,3 +235,14 @@ _CHUNKS = st.sampled_from(
 @settings(max_examples=1000, deadline=None)
 def test_normalise_piece_by_piece_is_the_whole_text_way(text: str, lang: str) -> None:
     assert normalise(text, lang) == _finish(_base(text, lang), lang)
+
+
+def test_factor_keeps_a_counted_quantifier_with_its_group():
+    """Two patterns sharing a word and a `(?:\\w+ ){m,n}?` gap: the gap's `{m,n}?` stays with
+    its group, or the factored alternation starts a branch with `{0,6}?` (no regex)."""
+    from bot.guards.lexicon import factor
+
+    sources = [r"\bgo (?:\w+ ){0,6}?(?:home|away)\b", r"\bgo (?:\w+ ){0,2}?to bed\b"]
+    merged = re.compile(factor(sources))
+    for text in ("go right now home", "go now to bed", "go to bed"):
+        assert bool(merged.search(text)) == any(re.search(s, text) for s in sources)
