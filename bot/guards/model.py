@@ -41,7 +41,11 @@ CLINICAL_MARKER = " . @clinical "
 """Added to the text the model reads when the message talks of someone else's risk in
 professional terms (the `clinical` list of crisis.fr.toml); the model learns what it weighs."""
 
-_SKIP = frozenset({".", "?", "!", "~", ",", ";", ":"})
+BLANKED = "~"
+"""Where a negation or a figure of speech was blanked out: a feature of its own, so that
+what is left of « I would never hurt myself » (" i ~ ") is not judged on "i" alone."""
+
+_SKIP = frozenset({".", "?", "!", BLANKED, ",", ";", ":"})
 
 SHORT_WORDS = 3
 """A message of this many words or fewer is « short »: too few words for the model to judge
@@ -57,13 +61,15 @@ def features(text: str) -> set[str]:
     """The features of a normalised text: words, pairs of neighbouring words, word prefixes.
 
     A pair never spans punctuation or a blanked span (`~`): « je veux pas ~ mourir » says
-    nothing about "veux mourir". A tag (`@clinical`) has no prefix: at run time tags come
+    nothing about "veux mourir"; a blanked span is one feature, `BLANKED`. A tag (`@clinical`) has no prefix: at run time tags come
     from `tag_features`, which gives the tag alone.
     """
     found: set[str] = set()
     previous = ""
     for word in text.split():
         if word in _SKIP:
+            if word == BLANKED:
+                found.add(BLANKED)
             previous = ""
             continue
         found.add(word)

