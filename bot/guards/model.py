@@ -61,8 +61,9 @@ def features(text: str) -> set[str]:
     """The features of a normalised text: words, pairs of neighbouring words, word prefixes.
 
     A pair never spans punctuation or a blanked span (`~`): « je veux pas ~ mourir » says
-    nothing about "veux mourir"; a blanked span is one feature, `BLANKED`. A tag (`@clinical`) has no prefix: at run time tags come
-    from `tag_features`, which gives the tag alone.
+    nothing about "veux mourir"; a blanked span is one feature, `BLANKED`. A tag
+    (`@clinical`) has no prefix: at run time tags come from `tag_features`, which gives the
+    tag alone.
     """
     found: set[str] = set()
     previous = ""
