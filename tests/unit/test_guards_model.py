@@ -21,6 +21,8 @@ from bot.guards.model import (
     features,
     from_json,
     probability_of,
+    read,
+    word_count,
 )
 
 # The module, not the function of the same name that `bot.guards` exports.
@@ -244,3 +246,42 @@ def test_the_model_sees_concept_tags_and_the_clinical_marker() -> None:
     assert "#time" in view.split()
     clinical = model_view("Évaluation du risque suicidaire avec l'usager ce matin", "fr")
     assert "@clinical" in clinical.split()
+
+
+def _features_word_by_word(text: str) -> tuple[set[str], int]:
+    """The plain definition of `features` and `word_count`, which `read` must equal."""
+    found: set[str] = set()
+    words = 0
+    previous = ""
+    for word in text.split():
+        if word in {".", "?", "!", "~", ",", ";", ":"}:
+            if word == "~":
+                found.add("~")
+            previous = ""
+            continue
+        found.add(word)
+        if word[:1] not in "#@":
+            words += 1
+            if len(word) > 4:
+                found.add(word[:4] + "-")
+        if previous:
+            found.add(previous + " " + word)
+        previous = word
+    return found, words
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["je", "suis", "epuisee", "a", ".", "~", "?", ",", "!", ";", ":", "@clinical"]
+            + ["#means", "mourir", "ok.", "~~", "x", "longword", "\t", "\n", "  "]
+        ),
+        max_size=14,
+    )
+)
+def test_read_is_the_word_by_word_definition(tokens: list[str]) -> None:
+    text = " " + " ".join(tokens) + " "
+    assert read(text) == _features_word_by_word(text)
+    assert features(text) == read(text)[0]
+    assert word_count(text) == read(text)[1]
