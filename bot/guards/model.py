@@ -31,8 +31,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from itertools import repeat
 from importlib import resources
+from itertools import repeat
 from typing import Any
 
 MODEL_FILE = "crisis.model.json"
