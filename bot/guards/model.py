@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from itertools import repeat
+from itertools import pairwise, repeat
 from typing import Any
 
 MODEL_FILE = "crisis.model.json"
@@ -87,7 +87,7 @@ def read(text: str) -> tuple[set[str], int]:
         if not ws:
             continue
         found.update(ws)
-        found.update([a + " " + b for a, b in zip(ws, ws[1:], strict=False)])
+        found.update([a + " " + b for a, b in pairwise(ws)])
         if "#" in segment or "@" in segment:
             plain = [w for w in ws if w[:1] not in _TAG_STARTS]
         else:
