@@ -116,9 +116,12 @@ class Guards:
             await self._venting(message, group, record, found)
 
     async def safety_only(self, message: Message, group: Group | None) -> bool:
-        """The safety net alone (for commands, whose text may also signal a crisis)."""
+        """The safety net alone, for commands, whose text may also signal a crisis
+        (« !stationner … »). Only what follows the command's name is read: the name is the
+        bot's word, not the person's (« !help » is not a cry for help)."""
         language = group.language if group else self.services.settings.language
-        if not screen(message.body, group).crisis:
+        words = message.body.strip().split(maxsplit=1)
+        if len(words) < 2 or not screen(words[1], group).crisis:
             return False
         await self.safety_net(message, group, language, "message")
         return True

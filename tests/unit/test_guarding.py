@@ -111,6 +111,16 @@ async def test_the_safety_net_works_outside_groups_and_check_ins(bot: ConsoleBot
     assert "1 866 APPELLE" in english.body
 
 
+async def test_a_commands_name_is_not_read_by_the_safety_net_its_text_is(bot: ConsoleBot) -> None:
+    """« !help » and « !aide » ask for the bot's help, not a person's; a command's free text
+    (« !stationner … ») is the person's words and is read."""
+    for command in ("!help", "!aide", "!help park", "/help"):
+        sent = await bot.say(BRUNO, command)
+        assert not [d for d in private(sent) if "1 866 APPELLE" in d.body], command
+    sent = await bot.say(BRUNO, "!park I can't go on, I don't want to wake up tomorrow")
+    assert any("1 866 APPELLE" in d.body for d in private(sent) if d.user_id == BRUNO)
+
+
 async def test_figures_of_speech_and_clinical_talk_raise_nothing(bot: ConsoleBot) -> None:
     await make_group(bot, ALICE)
     for calm in (
