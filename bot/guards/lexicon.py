@@ -598,15 +598,44 @@ class Keyed:
             self._starts.places(" ")
             _ = self._by_key
 
-    def search(self, tokens: Tokens) -> bool:
+    def search(self, tokens: Tokens, start: int = 0) -> bool:
+        """Whether some pattern matches; `start`: what `first` said of a list that holds all of
+        this one's patterns (see there), so that the part of the text before it is not read
+        twice."""
         text = tokens.text
         scan = self._scan
-        if scan is not None and scan(text):
+        if scan is not None and scan(text, start):
             return True
         if self._starts.fallback_keys and self._starts.search(tokens):
             return True
         always = self._always_search
         return always is not None and _may_match(text, self._needles) and always(text) is not None
+
+    def first(self, tokens: Tokens) -> int:
+        """-1 when `search` says no; else a place in the text before which none of the
+        patterns matches at a token (0 when that is all it can tell).
+
+        Why: `_CrisisLists.screen` holds the direct, generic and anchor lists together, and
+        a message it finds something in is searched again, list by list; given this place,
+        those searches skip what the screen has read already. The key scan tries every token
+        in order, and at each one it matches where any of the patterns filed under that key
+        matches, so no pattern of a sub-list can match at a token before its first match.
+        That holds for the scan alone: a match that only the patterns searched everywhere or
+        the keys searched as before (`_Starts.fallback`) find gives 0, and so does any match
+        when a key of this list is searched as before, since it may be scanned in a sub-list.
+        """
+        text = tokens.text
+        scan = self._scan
+        if scan is not None:
+            hit = scan(text)
+            if hit is not None:
+                return 0 if self._starts.fallback_keys else hit.start()
+        if self._starts.fallback_keys and self._starts.search(tokens):
+            return 0
+        always = self._always_search
+        if always is not None and _may_match(text, self._needles) and always(text) is not None:
+            return 0
+        return -1
 
     @property
     def _by_key(self) -> dict[str, re.Pattern[str]]:
