@@ -70,8 +70,13 @@ def features(text: str) -> set[str]:
     return read(text)[0]
 
 
-_BREAK = re.compile(r"(?<!\S)([.?!~,;:])(?!\S)")
-"""A punctuation or blank token, kept by `split` (odd places) to see whether one is `~`."""
+_BREAK = re.compile(r"([.?!~,;:])(?<!\S.)(?!\S)")
+"""A punctuation or blank token, kept by `split` (odd places) to see whether one is `~`.
+
+The character comes first and the test of what precedes it after (`(?<!\\S.)` is `(?<!\\S)`
+taken one character later): a pattern that starts with a set of characters is looked for by
+the regex engine alone, where one that starts with a lookbehind is tried at every character
+(a third of `read`'s time)."""
 
 
 def read(text: str) -> tuple[set[str], int]:
