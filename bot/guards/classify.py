@@ -209,13 +209,15 @@ def _crisis(tokens: Tokens, lang: str, rest: Tokens | None = None) -> bool:
     lists = _crisis_lists()
     if rest is None:
         rest = _blanked(tokens)
-    if not lists.screen.search(rest):
+    # The lists below are all in the screen: they need not read the text before its match.
+    start = lists.screen.first(rest)
+    if start < 0:
         return False
-    if lists.direct.search(rest):
+    if lists.direct.search(rest, start):
         return True
     # Concepts only in the message's language: single words mean different things.
-    if not lists.generic.search(rest) and not (
-        lists.anchors[lang].search(rest) and _concepts_meet(_concepts(lang), rest)
+    if not lists.generic.search(rest, start) and not (
+        lists.anchors[lang].search(rest, start) and _concepts_meet(_concepts(lang), rest)
     ):
         return False
     # Clinical markers are read in the whole message, blanked spans included.

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
-__all__ = ["EMPTY", "Underivable", "derive", "derive_each"]
+__all__ = ["EMPTY", "Underivable", "derive", "derive_each", "needles"]
 
 
 class Underivable(Exception):
@@ -539,3 +539,88 @@ def _derive(node: _Node, known: str, before: str, flags: int, plain: _Memo) -> s
             return EMPTY
         before = char
     return _write(node)
+
+
+# --- needles --------------------------------------------------------------------------------
+
+_NEEDLE_LENGTH = 4
+"""The shortest needle worth looking for: shorter ones are in nearly every message."""
+
+
+def needles(source: str) -> frozenset[str] | None:
+    """Strings of which every match of `source` contains at least one, or None when this
+    cannot tell (or only strings shorter than `_NEEDLE_LENGTH`).
+
+    Why: a pattern that cannot be filed under keys is searched through the whole message,
+    and one with gaps (`(?:\\w+ ){0,10}?`) is tried at every word; a few `str.find`s for the
+    words it cannot do without rule out most messages first. Only ever a necessary condition,
+    so a message that holds a needle is searched as before: the answers do not change.
+    """
+    try:
+        found = _needles(_parse(source))
+    except Underivable:
+        return None
+    if found is None or any(len(needle) < _NEEDLE_LENGTH for needle in found):
+        return None
+    return found
+
+
+def _plain_char(node: _Char) -> str | None:
+    """The one character a `_Char` matches, or None for a class, `.` or a special escape."""
+    source = node.source
+    if len(source) == 1:
+        return None if source == "." else source
+    if source[0] == "\\" and len(source) == 2 and not source[1].isalnum():
+        return source[1]
+    if source == "\\x27":
+        return "'"
+    return None
+
+
+def _needles(node: _Node) -> frozenset[str] | None:
+    """See `needles`; None when `node` can match without any literal string in particular."""
+    if isinstance(node, _Char):
+        char = _plain_char(node)
+        return None if char is None else frozenset((char,))
+    if isinstance(node, _Alt):
+        union: set[str] = set()
+        for option in node.options:
+            inner = _needles(option)
+            if inner is None:
+                return None
+            union |= inner
+        return frozenset(union)
+    if isinstance(node, _Repeat):
+        return _needles(node.node) if node.low >= 1 else None
+    if isinstance(node, (_Edge, _Look)):
+        return None
+    # A sequence: every item must match, so any item's needles will do; the best are those
+    # whose shortest needle is longest. Literal characters in a row make one needle, even
+    # across an edge or a lookaround, which consume nothing.
+    best: frozenset[str] | None = None
+    run: list[str] = []
+    candidates: list[frozenset[str]] = []
+    for item in node.items:
+        char = _plain_char(item) if isinstance(item, _Char) else None
+        if char is not None:
+            run.append(char)
+            continue
+        if isinstance(item, (_Edge, _Look)):
+            continue
+        if run:
+            candidates.append(frozenset(("".join(run),)))
+            run = []
+        inner = _needles(item)
+        if inner is not None:
+            candidates.append(inner)
+    if run:
+        candidates.append(frozenset(("".join(run),)))
+    for candidate in candidates:
+        if best is None or _rank(candidate) > _rank(best):
+            best = candidate
+    return best
+
+
+def _rank(found: frozenset[str]) -> tuple[int, int]:
+    """Longer shortest needle first, then fewer needles."""
+    return (min(map(len, found), default=1 << 30), -len(found))

@@ -21,7 +21,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from bot.guards.derive import EMPTY, Underivable, derive_each
+from bot.guards.derive import EMPTY, Underivable, derive_each, needles
 
 LANGUAGES = ("fr", "en")
 
@@ -530,10 +530,39 @@ class _Starts:
         return places
 
 
+def _needles_of(always: re.Pattern[str] | None) -> tuple[str, ...] | None:
+    """What a text must contain for the patterns searched everywhere to match (see
+    `derive.needles`); None: no such test, search."""
+    found = needles(always.pattern) if always is not None else None
+    return None if found is None else tuple(sorted(found))
+
+
+def _may_match(text: str, found: tuple[str, ...] | None) -> bool:
+    """Whether `text` holds one of the needles, or there are none: a few `str.find`s in C
+    instead of a regex tried at every word (the blanking list's dated past, "back in 2019…
+    doing better now", costs ten times the rest of that list without it)."""
+    if found is None:
+        return True
+    # A plain loop, not `any(…)`: no generator to set up, for a test run on every message.
+    for needle in found:  # noqa: SIM110
+        if needle in text:
+            return True
+    return False
+
+
 class Keyed:
     """A list of patterns, filed by first-word key; answers search and finditer on `Tokens`."""
 
-    __slots__ = ("_always", "_always_search", "_compiled", "_groups", "_keys", "_scan", "_starts")
+    __slots__ = (
+        "_always",
+        "_always_search",
+        "_compiled",
+        "_groups",
+        "_keys",
+        "_needles",
+        "_scan",
+        "_starts",
+    )
 
     def __init__(
         self,
@@ -564,19 +593,49 @@ class Keyed:
         scan = self._starts.scan
         self._scan = scan.search if scan is not None else None
         self._always_search = self._always.search if self._always is not None else None
+        self._needles = _needles_of(self._always)
         if spans:
             self._starts.places(" ")
             _ = self._by_key
 
-    def search(self, tokens: Tokens) -> bool:
+    def search(self, tokens: Tokens, start: int = 0) -> bool:
+        """Whether some pattern matches; `start`: what `first` said of a list that holds all of
+        this one's patterns (see there), so that the part of the text before it is not read
+        twice."""
         text = tokens.text
         scan = self._scan
-        if scan is not None and scan(text):
+        if scan is not None and scan(text, start):
             return True
         if self._starts.fallback_keys and self._starts.search(tokens):
             return True
         always = self._always_search
-        return always is not None and always(text) is not None
+        return always is not None and _may_match(text, self._needles) and always(text) is not None
+
+    def first(self, tokens: Tokens) -> int:
+        """-1 when `search` says no; else a place in the text before which none of the
+        patterns matches at a token (0 when that is all it can tell).
+
+        Why: `_CrisisLists.screen` holds the direct, generic and anchor lists together, and
+        a message it finds something in is searched again, list by list; given this place,
+        those searches skip what the screen has read already. The key scan tries every token
+        in order, and at each one it matches where any of the patterns filed under that key
+        matches, so no pattern of a sub-list can match at a token before its first match.
+        That holds for the scan alone: a match that only the patterns searched everywhere or
+        the keys searched as before (`_Starts.fallback`) find gives 0, and so does any match
+        when a key of this list is searched as before, since it may be scanned in a sub-list.
+        """
+        text = tokens.text
+        scan = self._scan
+        if scan is not None:
+            hit = scan(text)
+            if hit is not None:
+                return 0 if self._starts.fallback_keys else hit.start()
+        if self._starts.fallback_keys and self._starts.search(tokens):
+            return 0
+        always = self._always_search
+        if always is not None and _may_match(text, self._needles) and always(text) is not None:
+            return 0
+        return -1
 
     @property
     def _by_key(self) -> dict[str, re.Pattern[str]]:
@@ -605,7 +664,7 @@ class Keyed:
                 m = match(text, position)
                 if m:
                     found.append(m)
-        if self._always:
+        if self._always and _may_match(text, self._needles):
             found.extend(self._always.finditer(text))
         if len(found) < 2:
             return found
@@ -642,7 +701,7 @@ class Labelled:
     wins, and a match hides the matches that would start inside it, as in `Keyed.matches`.
     """
 
-    __slots__ = ("_always", "_by_key", "_keys", "_starts")
+    __slots__ = ("_always", "_by_key", "_keys", "_needles", "_starts")
 
     def __init__(
         self, lists: Mapping[str, Iterable[str]], macros: Mapping[str, str] | None = None
@@ -664,6 +723,7 @@ class Labelled:
         self._by_key = {key: _named(labels, order) for key, labels in grouped.items()}
         self._keys = frozenset(self._by_key)
         self._always = _named(always, order) if always else None
+        self._needles = _needles_of(self._always)
         self._starts = _Starts(
             {
                 key: [s for group in labels.values() for s in group]
@@ -712,7 +772,7 @@ class Labelled:
                     kept.append(m)
                     end = m.end()
             hits = kept
-        if self._always:
+        if self._always and _may_match(text, self._needles):
             hits.extend(self._always.finditer(text))
         result: dict[str, set[str]] = {}
         for m in hits:

@@ -70,15 +70,23 @@ def features(text: str) -> set[str]:
     return read(text)[0]
 
 
-_BREAK = re.compile(r"(?<!\S)([.?!~,;:])(?!\S)")
-"""A punctuation or blank token, kept by `split` (odd places) to see whether one is `~`."""
+_BREAK = re.compile(r"([.?!~,;:])(?<!\S.)(?!\S)")
+"""A punctuation or blank token, kept by `split` (odd places) to see whether one is `~`.
+
+The character comes first and the test of what precedes it after (`(?<!\\S.)` is `(?<!\\S)`
+taken one character later): a pattern that starts with a set of characters is looked for by
+the regex engine alone, where one that starts with a lookbehind is tried at every character
+(a third of `read`'s time)."""
 
 
 def read(text: str) -> tuple[set[str], int]:
     """`features(text)` and `word_count(text)` in one pass, for `decide` (every message).
 
     Why: this runs on nearly every message, so each stretch between punctuation is handled
-    by whole-list operations (`set.update`, `zip`) instead of word by word."""
+    by whole-list operations (`set.update`, `map`) instead of word by word; the pairs are
+    joined by `map` over `pairwise` in C, with no Python loop. Mind the order of the updates:
+    the set iterates in an order that follows it, and so does the sum of `_scaled`, whose
+    last bits may change with it."""
     found: set[str] = set()
     words = 0
     pieces = _BREAK.split(text)
@@ -87,7 +95,7 @@ def read(text: str) -> tuple[set[str], int]:
         if not ws:
             continue
         found.update(ws)
-        found.update([a + " " + b for a, b in pairwise(ws)])
+        found.update(map(" ".join, pairwise(ws)))
         if "#" in segment or "@" in segment:
             plain = [w for w in ws if w[:1] not in _TAG_STARTS]
         else:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.guards.derive import EMPTY, Underivable, derive
+from bot.guards.derive import EMPTY, Underivable, derive, needles
 from bot.guards.lexicon import LANGUAGES, Keyed, Tokens, compile_any, load, macros_of, strings
 from bot.guards.normalise import normalise
 
@@ -70,6 +70,35 @@ def test_derivatives_by_hand() -> None:
     rest = derive(r"\bje (?:veux|voudrais) mourir\b", "je ")
     assert re.compile(rest).match("veux mourir")
     assert not re.compile(rest).match("peux mourir")
+
+
+NEEDLE_PATTERNS = [
+    *PATTERNS,
+    r"\b(?:\w+ ){1,2}?(?:years?|months) ago\b (?:\w+ ){0,3}?(?:suicidal|a plan|ab)\b",
+    r"(?:^ (?:\w+ )?years (?:[.,] )?(?:no|nope)\b)|(?:s(?<!\w.)h[o]?t myself in\b)",
+    r"\ba(?:h|s) ?\d{3}\b|\bvais\ finir\x27",
+]
+NEEDLE_WORDS = [*WORDS, "years", "year", "months", "ago", "suicidal", "a plan", "sht", "shot"]
+NEEDLE_WORDS += ["myself", "in", "no", "nope", "as", "ah", "123", "vais finir'", "a b"]
+
+
+@given(
+    pattern=st.sampled_from(NEEDLE_PATTERNS),
+    words=st.lists(st.sampled_from(NEEDLE_WORDS), min_size=1, max_size=9),
+)
+def test_every_match_holds_a_needle(pattern: str, words: list[str]) -> None:
+    text = " " + " ".join(words) + " "
+    found = needles(pattern)
+    if found is not None and re.search(pattern, text, re.ASCII):
+        assert any(needle in text for needle in found), (pattern, text, found)
+
+
+def test_needles_by_hand() -> None:
+    assert needles(r"\bje (?:veux|voudrais) mourir\b") == {" mourir"}
+    assert needles(r"\b(?:\w+ ){1,2}?(?:years|months) ago\b") == {"years", "months"}
+    assert needles(r"s(?<!\w.)h[o]?t myself\b|\bvais\ finir\x27") == {"t myself", "vais finir'"}
+    assert needles(r"\bje (?:veux )?ab\b") is None  # nothing required is long enough
+    assert needles(r"\bsuicid|(?:\w+ )?ab") is None  # one alternative needs nothing long
 
 
 def _lists() -> list[tuple[str, list[str], dict[str, str]]]:

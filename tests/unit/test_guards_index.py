@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.guards.classify import _blanked, _crisis_lists
 from bot.guards.derive import EMPTY, Underivable, derive
 from bot.guards.lexicon import (
     LANGUAGES,
@@ -174,6 +175,27 @@ def test_keyed_search_and_matches_answer_as_every_token_tried(name: str) -> None
                 kept.append(m.span())
                 end = m.end()
         assert [m.span() for m in keyed.matches(tokens)] == kept, text
+
+
+def test_a_sublist_searched_from_where_the_screen_first_matches_answers_as_from_the_start() -> None:
+    lists = _crisis_lists()
+    parts = {"direct": lists.direct, "generic": lists.generic, **lists.anchors}
+    for text in _texts():
+        rest = _blanked(Tokens(text))
+        start = lists.screen.first(rest)
+        assert (start >= 0) == lists.screen.search(rest), text
+        for name, part in parts.items():
+            if start < 0:
+                assert not part.search(rest), (name, text)
+            else:
+                assert part.search(rest, start) == part.search(rest), (name, text)
+
+
+def test_first_is_zero_when_only_a_pattern_searched_everywhere_matches() -> None:
+    keyed = Keyed([r"\bje veux\b", r"[a-z]+ mourir\b"])
+    assert keyed.first(Tokens(" bon . je veux ")) == 6
+    assert keyed.first(Tokens(" bon . va mourir ")) == 0
+    assert keyed.first(Tokens(" bon . ")) == -1
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import re
 from collections.abc import Callable
 from importlib import resources
 
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from bot.guards import classify, is_crisis
 from bot.guards.classify import model_view
 from bot.guards.model import (
+    _BREAK,
     MODEL_FILE,
     CrisisModel,
     crisis_model,
@@ -287,3 +289,9 @@ def test_read_is_the_word_by_word_definition(tokens: list[str]) -> None:
     assert read(text) == _features_word_by_word(text)
     assert features(text) == read(text)[0]
     assert word_count(text) == read(text)[1]
+
+
+@given(st.text(alphabet=" .?!~,;:ab\t\n", max_size=20))
+def test_the_break_pattern_splits_as_its_lookbehind_first_form(text: str) -> None:
+    plain = re.compile(r"(?<!\S)([.?!~,;:])(?!\S)")
+    assert _BREAK.split(text) == plain.split(text)
