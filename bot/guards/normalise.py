@@ -293,7 +293,9 @@ def _after(text: str, rules: _Rules) -> str:
         if rule.needle in text:
             text = rule.pattern.sub(rule.replacement, text)
     if "  " in text:
-        text = " " + " ".join(text.split()) + " "
+        inner = " ".join(text.split())
+        # Nothing left (« '' », two apostrophes alone): one space, as for an empty text.
+        text = f" {inner} " if inner else " "
     if ". ." in text or "? ?" in text:
         text = _PUNCT_RUN.sub(r"\1", text)
     return text
