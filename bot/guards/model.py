@@ -47,7 +47,9 @@ BLANKED = "~"
 """Where a negation or a figure of speech was blanked out: a feature of its own, so that
 what is left of « I would never hurt myself » (" i ~ ") is not judged on "i" alone."""
 
-_SKIP = frozenset({".", "?", "!", BLANKED, ",", ";", ":"})
+_SKIP = ".?!" + BLANKED + ",;:"
+"""The tokens that are not words: punctuation, and a blanked span. A pair of words never
+spans one."""
 
 SHORT_WORDS = 3
 """A message of this many words or fewer is « short »: too few words for the model to judge
@@ -56,7 +58,7 @@ SHORT_WORDS = 3
 
 def word_count(text: str) -> int:
     """The words of a normalised text, without punctuation, blanks or tags."""
-    return sum(1 for word in text.split() if word not in _SKIP and word[:1] not in _TAG_STARTS)
+    return read(text)[1]
 
 
 def features(text: str) -> set[str]:
@@ -70,7 +72,7 @@ def features(text: str) -> set[str]:
     return read(text)[0]
 
 
-_BREAK = re.compile(r"([.?!~,;:])(?<!\S.)(?!\S)")
+_BREAK = re.compile(f"([{re.escape(_SKIP)}])" + r"(?<!\S.)(?!\S)")
 """A punctuation or blank token, kept by `split` (odd places) to see whether one is `~`.
 
 The character comes first and the test of what precedes it after (`(?<!\\S.)` is `(?<!\\S)`
@@ -140,7 +142,10 @@ class CrisisModel:
         """The score of a set of features, as a logit: what the threshold is compared with."""
         if self.idf is None:
             return self.bias + self.evidence(found)
-        weighted, squares = _scaled(self, found)
+        return self._from_sums(*_scaled(self, found))
+
+    def _from_sums(self, weighted: float, squares: float) -> float:
+        """A TF-IDF model's score from the sums of `_scaled`: scaled to length one."""
         return self.bias + (weighted / math.sqrt(squares) if squares else 0.0)
 
     def evidence(self, found: Iterable[str]) -> float:
@@ -182,7 +187,7 @@ class CrisisModel:
         weighted, squares = _scaled(self, found)
         negative, positive, extra = _tag_sums(self)
         if not extra:  # the model knows no tag: they cannot change anything
-            return self.bias + (weighted / math.sqrt(squares) if squares else 0.0) >= cut
+            return self._from_sums(weighted, squares) >= cut
         if squares:
             low = min((weighted + negative) / math.sqrt(s) for s in (squares, squares + extra))
             high = max((weighted + positive) / math.sqrt(s) for s in (squares, squares + extra))

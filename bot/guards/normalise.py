@@ -227,15 +227,8 @@ class _Mapped(dict[str, str]):
         self.lookup = tokens.get
 
     def __missing__(self, piece: str) -> str:
-        base = _PIECES[piece]
-        get = self.lookup
-        if "'" in base:
-            words = base.replace("'", self.apostrophe).split()
-            out = " ".join(map(get, words, words)).replace("'", "")
-        else:
-            words = base.split()
-            out = " ".join(map(get, words, words))
-        out = out + " " if words else ""
+        out, any_word = _token_map(_PIECES[piece], self.apostrophe, self.lookup)
+        out = out + " " if any_word else ""
         if len(self) >= _MAX_PIECES:
             self.clear()
         self[piece] = out
@@ -276,15 +269,20 @@ def _finish(text: str, lang: str) -> str:
     for rule in rules.before:
         if rule.needle in text:
             text = rule.pattern.sub(rule.replacement, text)
-    # `map(get, words, words)` is `[get(w, w) for w in words]`, with the loop in C.
-    get = rules.tokens.get
-    if "'" in text:
-        words = text.replace("'", _SPLIT[lang]).split()
-        text = " ".join(map(get, words, words)).replace("'", "")
-    else:
-        words = text.split()
-        text = " ".join(map(get, words, words))
+    text, _ = _token_map(text, _SPLIT[lang], rules.tokens.get)
     return _after(f" {text} " if text else " ", rules)
+
+
+def _token_map(text: str, apostrophe: str, get: Callable[[str, str], str]) -> tuple[str, bool]:
+    """Step 5a, for a whole text (`_finish`) or one piece of it (`_Mapped`): split at the
+    apostrophes as the language does (`_SPLIT`), each word through the token map, the
+    apostrophes dropped, the words joined by one space; and whether there was any word."""
+    # `map(get, words, words)` is `[get(w, w) for w in words]`, with the loop in C.
+    if "'" in text:
+        words = text.replace("'", apostrophe).split()
+        return " ".join(map(get, words, words)).replace("'", ""), bool(words)
+    words = text.split()
+    return " ".join(map(get, words, words)), bool(words)
 
 
 def _after(text: str, rules: _Rules) -> str:
