@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -34,6 +35,11 @@ from functools import cache
 from importlib import resources
 from itertools import pairwise, repeat
 from typing import Any
+
+try:
+    from bot.guards import _model_sums
+except ImportError:  # not built: no C++ compiler where the bot was installed (see setup.py)
+    _model_sums = None  # type: ignore[assignment]
 
 MODEL_FILE = "crisis.model.json"
 PREFIX = 4
@@ -166,14 +172,12 @@ class CrisisModel:
         """Whether `text` plus its tags is a crisis; `tags(concepts)` is called only when the
         tags could change the answer, and asked for concept tags only if the model has any.
         `sensitive`: the group chose the more sensitive threshold."""
-        found, words = read(text)
-        cut, low, high = _bounds(self)
-        if self.short_threshold is not None and words <= SHORT_WORDS:
-            cut = _logit(self.short_threshold)
-        elif sensitive and self.sensitive_threshold is not None:
-            cut = _logit(self.sensitive_threshold)
         if self.idf is not None:
-            return self._decide_scaled(found, cut, tags)
+            weighted, squares, words = _sums(self, text)
+            return self._decide_scaled(text, weighted, squares, self._cut(words, sensitive), tags)
+        found, words = read(text)
+        cut = self._cut(words, sensitive)
+        _, low, high = _bounds(self)
         total = self.total(found)
         if total + low >= cut:
             return True
@@ -181,10 +185,25 @@ class CrisisModel:
             return False
         return total + self.evidence(tag_features(tags(_uses_concepts(self)))) >= cut
 
-    def _decide_scaled(self, found: set[str], cut: float, tags: Callable[[bool], str]) -> bool:
-        """`decide` for a TF-IDF model: the tags change the scale too, so their reach is
-        bounded from the message's own sums (see `_tag_sums`) before they are looked for."""
-        weighted, squares = _scaled(self, found)
+    def _cut(self, words: int, sensitive: bool) -> float:
+        """The threshold, as a score, for a message of `words` words."""
+        if self.short_threshold is not None and words <= SHORT_WORDS:
+            return _logit(self.short_threshold)
+        if sensitive and self.sensitive_threshold is not None:
+            return _logit(self.sensitive_threshold)
+        return _bounds(self)[0]
+
+    def _decide_scaled(
+        self,
+        text: str,
+        weighted: float,
+        squares: float,
+        cut: float,
+        tags: Callable[[bool], str],
+    ) -> bool:
+        """`decide` for a TF-IDF model, from the sums of `text`: the tags change the scale
+        too, so their reach is bounded from the message's own sums (see `_tag_sums`) before
+        they are looked for."""
         negative, positive, extra = _tag_sums(self)
         if not extra:  # the model knows no tag: they cannot change anything
             return self._from_sums(weighted, squares) >= cut
@@ -195,7 +214,7 @@ class CrisisModel:
                 return True
             if self.bias + high < cut:
                 return False
-        return self.total(found | tag_features(tags(_uses_concepts(self)))) >= cut
+        return self.total(features(text) | tag_features(tags(_uses_concepts(self)))) >= cut
 
 
 @cache
@@ -219,6 +238,35 @@ def _scaled(model: CrisisModel, found: Iterable[str]) -> tuple[float, float]:
     terms = _terms(model)
     total = sum(map(terms.get, found, repeat(0j)))
     return total.real, total.imag
+
+
+def _sums(model: CrisisModel, text: str) -> tuple[float, float, int]:
+    """`_scaled(model, features(text))` and `word_count(text)`: compiled when it is built."""
+    compiled = _compiled(model)
+    if compiled is not None:
+        return compiled.of(text.split())
+    found, words = read(text)
+    weighted, squares = _scaled(model, found)
+    return weighted, squares, words
+
+
+PURE_PYTHON = "HALTE_PURE_PYTHON"
+"""Set (to anything but "" or "0") before the first message, the model's sums are computed in
+Python even where the compiled module is built: `bench/guards_eval.py --pure` measures both."""
+
+
+@cache
+def _compiled(model: CrisisModel) -> _model_sums.Sums | None:
+    """The model's table for the compiled sums (see `_model_sums.pyx`), or None when that module
+    is not built or not wanted (`PURE_PYTHON`)."""
+    if _model_sums is None or os.environ.get(PURE_PYTHON, "") not in ("", "0"):
+        return None
+    return _model_sums.Sums(_terms(model), PREFIX, _SKIP, BLANKED)
+
+
+def compiled() -> bool:
+    """Whether the shipped model's sums are computed by the compiled module."""
+    return _compiled(crisis_model()) is not None
 
 
 @cache

@@ -1,0 +1,171 @@
+# distutils: language = c++
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+"""The TF-IDF sums of `model._scaled(read(text))`, compiled: the crisis model's hot loop.
+
+Why: the learned model reads every message of every room, and in pure Python building its
+features (words, pairs, prefixes as new strings) and looking each one up in a table of
+63,000 features cost about 40 % of the guards' time, most of it waiting on memory. Here the
+features are never built as Python objects: each is looked up where it lies in the message's
+UTF-8 bytes (a pair in a small reused buffer), in one flat open-addressing table of hashes
+(1 MB of slots instead of 63,000 Python strings and numbers scattered across 9 MB).
+
+Exactly the features of `model.read`: the words, the pairs of neighbouring words that no
+punctuation token or blanked span (`~`) separates, the first `PREFIX` characters of each word
+longer than that (code points, as Python slices), `~` once when present; tags (`#…`, `@…`)
+count as words and pairs but have no prefix and are not counted in `words`. Each feature
+counts once, as in a set: a slot hit twice for one message adds nothing the second time (a
+stamp per call, no set to build). Only the order of the additions differs from the Python
+sum, so the last bits may too (`tests/unit/test_guards_model_sums.py` checks both agree).
+
+Optional: `model.py` uses the pure-Python sums when this module is not built (no C++
+compiler where the bot was installed), with the same answers.
+"""
+
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize
+from libc.stdint cimport uint32_t, uint64_t
+from libc.string cimport memcmp
+from libcpp.string cimport string
+from libcpp.vector cimport vector
+
+
+cdef extern from "<string_view>" namespace "std" nogil:
+    cdef cppclass string_view:
+        string_view(const char*, size_t)
+
+
+cdef extern from "<functional>" namespace "std" nogil:
+    cdef cppclass hash[T]:
+        size_t operator()(const T&)
+
+
+cdef struct Slot:
+    uint64_t hash
+    uint32_t entry  # the entry's index + 1; 0: an empty slot
+    uint32_t stamp  # the call that last counted this feature
+
+
+cdef struct Entry:
+    double weighted
+    double square
+    uint32_t offset  # of the feature's UTF-8 bytes in `keys`
+    uint32_t length
+
+
+cdef class Sums:
+    """The table of one model: feature → (weight times idf, idf squared), as `model._terms`;
+    `prefix` and `skip` are `model.PREFIX` and `model._SKIP` (the one-character tokens that
+    are not words; `blanked`, `model.BLANKED`, among them is a feature)."""
+
+    cdef vector[Slot] slots
+    cdef vector[Entry] entries
+    cdef string keys
+    cdef uint64_t mask
+    cdef uint32_t stamp
+    cdef string pair
+    cdef double weighted
+    cdef double squares
+    cdef hash[string_view] hasher
+    cdef string skip
+    cdef char blanked
+    cdef int prefix
+
+    def __init__(self, terms, int prefix, str skip, str blanked):
+        if not skip.isascii() or len(blanked) != 1 or blanked not in skip:
+            raise ValueError("skip must be ASCII and hold blanked")
+        self.skip = skip.encode()
+        self.blanked = ord(blanked)
+        self.prefix = prefix
+        cdef size_t size = 1, wanted = 2 * len(terms)
+        while size < wanted:
+            size <<= 1
+        self.mask = size - 1
+        cdef Slot empty
+        empty.hash = 0
+        empty.entry = 0
+        empty.stamp = 0
+        self.slots.assign(size, empty)
+        cdef Entry entry
+        cdef bytes raw
+        cdef uint64_t h, i
+        for feature, term in terms.items():
+            raw = (<str?>feature).encode("utf-8")
+            entry.weighted = term.real
+            entry.square = term.imag
+            entry.offset = self.keys.size()
+            entry.length = len(raw)
+            self.keys.append(<const char*>raw, len(raw))
+            self.entries.push_back(entry)
+            h = self.hasher(string_view(<const char*>raw, len(raw)))
+            i = h & self.mask
+            while self.slots[i].entry != 0:
+                i = (i + 1) & self.mask
+            self.slots[i].hash = h
+            self.slots[i].entry = self.entries.size()
+        self.stamp = 0
+
+    cdef inline void _count(self, const char* p, size_t n) noexcept:
+        """Add the feature `p[:n]` to the sums, if the table knows it and it is not counted yet."""
+        cdef uint64_t h = self.hasher(string_view(p, n))
+        cdef uint64_t i = h & self.mask
+        cdef Slot* slot
+        cdef Entry* entry
+        while True:
+            slot = &self.slots[i]
+            if slot.entry == 0:
+                return
+            if slot.hash == h:
+                entry = &self.entries[slot.entry - 1]
+                if entry.length == n and memcmp(self.keys.data() + entry.offset, p, n) == 0:
+                    if slot.stamp != self.stamp:
+                        slot.stamp = self.stamp
+                        self.weighted += entry.weighted
+                        self.squares += entry.square
+                    return
+            i = (i + 1) & self.mask
+
+    def of(self, list tokens):
+        """(sum of weight times idf, sum of idf squared, word count) for `text.split()`."""
+        cdef Py_ssize_t n, previous_n = 0, i, seen
+        cdef const char* p
+        cdef const char* previous = NULL
+        cdef int words = 0
+        self.stamp += 1
+        if self.stamp == 0:  # wrapped around: forget every stamp
+            for i in range(<Py_ssize_t>self.slots.size()):
+                self.slots[i].stamp = 0
+            self.stamp = 1
+        self.weighted = 0.0
+        self.squares = 0.0
+        for token in tokens:
+            p = PyUnicode_AsUTF8AndSize(<str?>token, &n)
+            if n == 1 and self.skip.find(p[0]) != <size_t>-1:
+                if p[0] == self.blanked:
+                    self._count(p, n)
+                previous = NULL
+                continue
+            self._count(p, n)
+            if previous != NULL:
+                self.pair.assign(previous, previous_n)
+                self.pair.push_back(b" ")
+                self.pair.append(p, n)
+                self._count(self.pair.data(), self.pair.size())
+            previous = p
+            previous_n = n
+            if p[0] == b"#" or p[0] == b"@":
+                continue
+            words += 1
+            # The first `prefix` code points (UTF-8 continuation bytes are 10xxxxxx), if more
+            # follow.
+            seen = 0
+            i = 0
+            while i < n:
+                if (p[i] & 0xC0) != 0x80:
+                    if seen == self.prefix:
+                        break
+                    seen += 1
+                i += 1
+            if i < n:
+                self.pair.assign(p, i)
+                self.pair.push_back(b"-")
+                self._count(self.pair.data(), self.pair.size())
+        return self.weighted, self.squares, words
