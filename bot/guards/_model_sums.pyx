@@ -38,10 +38,9 @@ cdef extern from "<functional>" namespace "std" nogil:
         size_t operator()(const T&)
 
 
-cdef struct Slot:
-    uint64_t hash
+cdef struct Slot:  # 8 bytes: the 131,072 slots of the shipped model fit in 1 MB
+    uint32_t hash  # the feature's hash, its upper half: the lower bits chose the slot
     uint32_t entry  # the entry's index + 1; 0: an empty slot
-    uint32_t stamp  # the call that last counted this feature
 
 
 cdef struct Entry:
@@ -49,6 +48,7 @@ cdef struct Entry:
     double square
     uint32_t offset  # of the feature's UTF-8 bytes in `keys`
     uint32_t length
+    uint32_t stamp  # the call that last counted this feature
 
 
 cdef class Sums:
@@ -82,7 +82,6 @@ cdef class Sums:
         cdef Slot empty
         empty.hash = 0
         empty.entry = 0
-        empty.stamp = 0
         self.slots.assign(size, empty)
         cdef Entry entry
         cdef bytes raw
@@ -93,13 +92,14 @@ cdef class Sums:
             entry.square = term.imag
             entry.offset = self.keys.size()
             entry.length = len(raw)
+            entry.stamp = 0
             self.keys.append(<const char*>raw, len(raw))
             self.entries.push_back(entry)
             h = self.hasher(string_view(<const char*>raw, len(raw)))
             i = h & self.mask
             while self.slots[i].entry != 0:
                 i = (i + 1) & self.mask
-            self.slots[i].hash = h
+            self.slots[i].hash = <uint32_t>(h >> 32)
             self.slots[i].entry = self.entries.size()
         self.stamp = 0
 
@@ -107,17 +107,18 @@ cdef class Sums:
         """Add the feature `p[:n]` to the sums, if the table knows it and it is not counted yet."""
         cdef uint64_t h = self.hasher(string_view(p, n))
         cdef uint64_t i = h & self.mask
+        cdef uint32_t check = <uint32_t>(h >> 32)
         cdef Slot* slot
         cdef Entry* entry
         while True:
             slot = &self.slots[i]
             if slot.entry == 0:
                 return
-            if slot.hash == h:
+            if slot.hash == check:
                 entry = &self.entries[slot.entry - 1]
                 if entry.length == n and memcmp(self.keys.data() + entry.offset, p, n) == 0:
-                    if slot.stamp != self.stamp:
-                        slot.stamp = self.stamp
+                    if entry.stamp != self.stamp:
+                        entry.stamp = self.stamp
                         self.weighted += entry.weighted
                         self.squares += entry.square
                     return
@@ -131,8 +132,8 @@ cdef class Sums:
         cdef int words = 0
         self.stamp += 1
         if self.stamp == 0:  # wrapped around: forget every stamp
-            for i in range(<Py_ssize_t>self.slots.size()):
-                self.slots[i].stamp = 0
+            for i in range(<Py_ssize_t>self.entries.size()):
+                self.entries[i].stamp = 0
             self.stamp = 1
         self.weighted = 0.0
         self.squares = 0.0
