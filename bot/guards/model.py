@@ -208,8 +208,10 @@ class CrisisModel:
         if not extra:  # the model knows no tag: they cannot change anything
             return self._from_sums(weighted, squares) >= cut
         if squares:
-            low = min((weighted + negative) / math.sqrt(s) for s in (squares, squares + extra))
-            high = max((weighted + positive) / math.sqrt(s) for s in (squares, squares + extra))
+            # Plain arithmetic, no generator: this runs for most messages.
+            alone, together = math.sqrt(squares), math.sqrt(squares + extra)
+            low = min((weighted + negative) / alone, (weighted + negative) / together)
+            high = max((weighted + positive) / alone, (weighted + positive) / together)
             if self.bias + low >= cut:
                 return True
             if self.bias + high < cut:
