@@ -21,6 +21,11 @@ rose from 0.76 to 0.80 and ordinary room talk flagged fell from 12 % to 10 %.
 It reads the same normalised text as the patterns, after negations and figures of speech are
 blanked out (« je ne veux pas mourir », « ce dossier me tue »), so it does not have to learn
 those again from few examples.
+
+Where the install found a C++ compiler, a message's sums come from a compiled module
+(`_model_sums.pyx`: the features looked up in the message's bytes, never built as strings),
+about a fifth of the guards' time saved; elsewhere from `read` and `_scaled` below, with the
+same answers. `read` stays the definition: the trainer and the tests use it.
 """
 
 from __future__ import annotations
