@@ -142,14 +142,12 @@ def table(
 def decide_like_runtime(model: CrisisModel, text: str, lang: str) -> bool:
     """The model's vote as `classify` asks for it (blanked text, tags only when needed), to
     check that it reads what it was trained on."""
-    from bot.guards.classify import _blanked, _tags
+    from bot.guards.classify import _model_crisis
     from bot.guards.lexicon import Tokens
     from bot.guards.normalise import prepare
 
     language, norm = prepare(text, lang)
-    tokens = Tokens(norm)
-    rest = _blanked(tokens)
-    return model.decide(rest.text, lambda concepts: _tags(tokens, rest, language, concepts))
+    return _model_crisis(Tokens(norm), language, model=model)
 
 
 def ratio(a: float, b: float) -> float:

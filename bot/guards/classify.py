@@ -22,7 +22,7 @@ from functools import cache
 from typing import Any, NamedTuple
 
 from bot.guards.lexicon import LANGUAGES, Keyed, Labelled, Tokens, expand, load, macros_of, strings
-from bot.guards.model import CLINICAL_MARKER, crisis_model
+from bot.guards.model import CLINICAL_MARKER, CrisisModel, crisis_model
 from bot.guards.normalise import normalise, prepare
 
 LONG_THRESHOLD = 600
@@ -238,11 +238,18 @@ def _tags(tokens: Tokens, rest: Tokens, lang: str, concepts: bool = True) -> str
 
 
 def _model_crisis(
-    tokens: Tokens, lang: str, rest: Tokens | None = None, *, sensitive: bool = False
+    tokens: Tokens,
+    lang: str,
+    rest: Tokens | None = None,
+    *,
+    sensitive: bool = False,
+    model: CrisisModel | None = None,
 ) -> bool:
-    """What the learned model says of the blanked text and its tags (see `model.py`)."""
+    """What the learned model says of the blanked text and its tags (see `model.py`);
+    `model`: another than the shipped one (`bench/crisis_model.py` checks a trained model
+    reads at run time what it was trained on)."""
     blanked = _blanked(tokens) if rest is None else rest
-    return crisis_model().decide(
+    return (model or crisis_model()).decide(
         blanked.text, lambda concepts: _tags(tokens, blanked, lang, concepts), sensitive=sensitive
     )
 
