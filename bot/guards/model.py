@@ -251,7 +251,12 @@ def _sums(model: CrisisModel, text: str) -> tuple[float, float, int]:
     """`_scaled(model, features(text))` and `word_count(text)`: compiled when it is built."""
     compiled = _compiled(model)
     if compiled is not None:
-        return compiled.of(text.split())
+        try:
+            return compiled.of(text.split())
+        except UnicodeEncodeError:
+            # A lone surrogate has no UTF-8 form (normalised text never holds one, but `decide`
+            # may be given any text): the Python sums read it.
+            pass
     found, words = read(text)
     weighted, squares = _scaled(model, found)
     return weighted, squares, words

@@ -129,3 +129,12 @@ def test_the_shipped_model_uses_the_compiled_sums_unless_told_not_to(
         )
     finally:
         model._compiled.cache_clear()
+
+
+def test_a_text_without_utf8_form_gets_the_python_sums() -> None:
+    # A lone surrogate (JSON may carry one) cannot be read as UTF-8 by the compiled module.
+    text = " je veux \ud800mourir ce soir "
+    compiled = sums_module.Sums(_terms(crisis_model()), PREFIX, _SKIP, BLANKED)
+    with pytest.raises(UnicodeEncodeError):
+        compiled.of(text.split())
+    assert model._sums(crisis_model(), text) == _python(crisis_model(), text)
