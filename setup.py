@@ -8,17 +8,20 @@ bot uses the pure-Python sums, with the same answers, more slowly (see bot/guard
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-setup(
-    ext_modules=cythonize(
-        [
-            Extension(
-                "bot.guards._model_sums",
-                ["bot/guards/_model_sums.pyx"],
-                language="c++",
-                extra_compile_args=["-O2", "-std=c++17"],
-                optional=True,
-            )
-        ],
-        compiler_directives={"language_level": 3},
-    )
+extensions = cythonize(
+    [
+        Extension(
+            "bot.guards._model_sums",
+            ["bot/guards/_model_sums.pyx"],
+            language="c++",
+            extra_compile_args=["-O2", "-std=c++17"],
+        )
+    ],
+    compiler_directives={"language_level": 3},
 )
+for extension in extensions:
+    # Set here: `cythonize` makes new Extension objects and drops `optional=True` if given above
+    # (an install without a compiler then failed instead of going on without the module).
+    extension.optional = True
+
+setup(ext_modules=extensions)
