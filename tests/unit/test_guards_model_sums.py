@@ -109,6 +109,17 @@ def test_a_feature_counts_once_however_often_it_comes() -> None:
     assert compiled.of(["nuit"]) == (2.0, 4.0, 1)
 
 
+def test_a_long_message_then_a_short_one_get_the_python_sums() -> None:
+    # The compiled sums note every feature before adding any (see `Sums.of`): a message of
+    # thousands of words grows those buffers many times over, and the next one reuses them.
+    shipped = crisis_model()
+    compiled = sums_module.Sums(_terms(shipped), PREFIX, _SKIP, BLANKED)
+    words = [f"mot{n % 700} epuisee{n % 13}" for n in range(3000)]
+    long_text = " " + " je veux mourir . ".join(words) + " "
+    for text in (long_text, " je suis epuisee ", long_text):
+        _assert_same(compiled.of(text.split()), _python(shipped, text))
+
+
 def test_the_table_must_know_what_a_blanked_span_looks_like() -> None:
     with pytest.raises(ValueError, match="blanked"):
         sums_module.Sums({}, PREFIX, _SKIP, "#")
