@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint console clean
 
-$(STAMP): pyproject.toml setup.py bot/guards/_model_sums.pyx
+$(STAMP): pyproject.toml setup.py bot/guards/_model_sums.pyx bot/guards/_pieces.pyx
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

@@ -1,8 +1,8 @@
-"""Builds the guards' one compiled module, `bot/guards/_model_sums.pyx` (the rest is in
-pyproject.toml).
+"""Builds the guards' compiled modules, `bot/guards/_model_sums.pyx` (the crisis model's sums)
+and `bot/guards/_pieces.pyx` (the normalisation's common case); the rest is in pyproject.toml.
 
-Optional on purpose: where no C++ compiler is found, the install goes on without it and the
-bot uses the pure-Python sums, with the same answers, more slowly (see bot/guards/model.py).
+Optional on purpose: where no C++ compiler is found, the install goes on without them and the
+guards use the Python code, with the same answers, more slowly (see bot/guards/native.py).
 """
 
 from Cython.Build import cythonize
@@ -11,11 +11,12 @@ from setuptools import Extension, setup
 extensions = cythonize(
     [
         Extension(
-            "bot.guards._model_sums",
-            ["bot/guards/_model_sums.pyx"],
+            f"bot.guards.{name}",
+            [f"bot/guards/{name}.pyx"],
             language="c++",
             extra_compile_args=["-O2", "-std=c++17"],
         )
+        for name in ("_model_sums", "_pieces")
     ],
     compiler_directives={"language_level": 3},
 )

@@ -17,9 +17,9 @@ the median of 5 runs over the file's texts repeated to at least 20,000 messages,
 that other work on the machine does not count), with the language given as in the file, and
 again with the language left to detection. `--sensitive` classifies as in a group that chose
 the more sensitive crisis net (`!groupe crise elevee`). `--errors` lists the misclassified
-examples; use it on the tuning set only, never to tune on held-out examples. `--pure` computes
-the crisis model's sums in Python even where its compiled module is built (see setup.py), to
-measure what that module gains; the answers are the same.
+examples; use it on the tuning set only, never to tune on held-out examples. `--pure` runs
+the guards' Python code even where their compiled modules are built (see setup.py), to measure
+what those gain; the answers are the same.
 Exit code 0; 2 if the file cannot be read.
 """
 
@@ -36,7 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.guards import BLAME, Classification, classify
-from bot.guards.model import PURE_PYTHON, compiled
+from bot.guards.model import compiled as sums_compiled
+from bot.guards.native import PURE_PYTHON
+from bot.guards.normalise import compiled as text_compiled
 
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT = ROOT / "tests" / "data" / "guards" / "heldout.jsonl"
@@ -192,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--pure",
         action="store_true",
-        help="the crisis model's sums in Python, even where the compiled module is built",
+        help="the guards' Python code, even where their compiled modules are built",
     )
     args = parser.parse_args(argv)
     if args.pure:
@@ -217,10 +219,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     detected = throughput(examples, detect=True)
     total = -(-MIN_MESSAGES // len(examples)) * len(examples)
     verdict = "met" if given >= SPEED_TARGET else "MISSED"
-    sums = "compiled" if compiled() else "Python (--pure, or the compiled module is not built)"
+    parts = ", ".join(
+        f"{name}: {'compiled' if built() else 'Python'}"
+        for name, built in (("model sums", sums_compiled), ("normalisation", text_compiled))
+    )
     print(
         f"\nthroughput on {path.name} x{total // len(examples)} = {total} messages, {where},"
-        f" median of {RUNS} runs, CPU time; the crisis model's sums: {sums}"
+        f" median of {RUNS} runs, CPU time; {parts}"
     )
     print(f"  language given:    {given:>9,.0f} messages/s  {verdict} (>= {SPEED_TARGET:,})")
     print(f"  language detected: {detected:>9,.0f} messages/s")

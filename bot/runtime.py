@@ -15,7 +15,8 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.formats import load_formats
 from bot.guards import warm_up as warm_up_guards
-from bot.guards.model import compiled
+from bot.guards.model import compiled as sums_compiled
+from bot.guards.normalise import compiled as text_compiled
 from bot.privacy import arm_retention, run_retention
 from bot.scheduler import ScheduleRunner
 from bot.services import Services
@@ -83,9 +84,13 @@ async def build_app(
         # Compile the guards' word lists now, not on the first message: the safety net must
         # answer a person in crisis within two seconds, also right after a start.
         warm_up_guards()
-        # For whoever deployed us: where no C++ compiler was found at install, the crisis net
-        # works the same but reads fewer messages per second (see setup.py).
-        log.info("guards ready; crisis model sums: %s", "compiled" if compiled() else "Python")
+        # For whoever deployed us: where no C++ compiler was found at install, the guards work
+        # the same but read fewer messages per second (see setup.py).
+        log.info(
+            "guards ready; crisis model sums: %s; text normalisation: %s",
+            "compiled" if sums_compiled() else "Python",
+            "compiled" if text_compiled() else "Python",
+        )
         yield Halte(services, build_registry())
 
 

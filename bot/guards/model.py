@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -40,6 +39,8 @@ from functools import cache
 from importlib import resources
 from itertools import pairwise, repeat
 from typing import Any
+
+from bot.guards import native
 
 try:
     from bot.guards import _model_sums
@@ -262,16 +263,11 @@ def _sums(model: CrisisModel, text: str) -> tuple[float, float, int]:
     return weighted, squares, words
 
 
-PURE_PYTHON = "HALTE_PURE_PYTHON"
-"""Set (to anything but "" or "0") before the first message, the model's sums are computed in
-Python even where the compiled module is built: `bench/guards_eval.py --pure` measures both."""
-
-
 @cache
 def _compiled(model: CrisisModel) -> _model_sums.Sums | None:
     """The model's table for the compiled sums (see `_model_sums.pyx`), or None when that module
-    is not built or not wanted (`PURE_PYTHON`)."""
-    if _model_sums is None or os.environ.get(PURE_PYTHON, "") not in ("", "0"):
+    is not built or not wanted (`native.PURE_PYTHON`)."""
+    if _model_sums is None or not native.wanted():
         return None
     return _model_sums.Sums(_terms(model), PREFIX, _SKIP, BLANKED)
 

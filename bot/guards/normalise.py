@@ -29,7 +29,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache, partial
 
+from bot.guards import native
 from bot.guards.lexicon import FOLD, LANGUAGES, expand, load, macros_of, prepare_pattern
+
+try:
+    from bot.guards import _pieces
+except ImportError:  # not built: no C++ compiler where the bot was installed (see setup.py)
+    _pieces = None  # type: ignore[assignment]
 
 DEFAULT_LANGUAGE = "fr"
 
@@ -102,13 +108,15 @@ _TABLE = _Table()
 
 @dataclass(frozen=True, slots=True)
 class _Rewrite:
-    """One regex rewrite; tried only when the text contains `needle` (when there is one)."""
+    """One regex rewrite; tried only when the text contains one of `needles`."""
 
     pattern: re.Pattern[str]
     # A template with group references (`tu \\1`) is expanded by a function: given as a string,
     # `re.sub` would hand it to the Python-level template compiler on every call, matched or not.
     replacement: str | Callable[[re.Match[str]], str]
-    needle: str
+    # Strings of which every match holds one ("" when the rule gave none): a few `in` tests
+    # in C instead of a regex call, which costs more even when it finds nothing.
+    needles: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,20 +147,29 @@ def _expand(template: str, match: re.Match[str]) -> str:
 
 def _rewrites(raw: object, macros: Mapping[str, str]) -> tuple[_Rewrite, ...]:
     if not isinstance(raw, list):
-        raise TypeError("rewrites must be a list of [pattern, replacement, needle?] items")
+        raise TypeError("rewrites must be a list of [pattern, replacement, needles?] items")
     rewrites = []
     for item in raw:
+        if not (isinstance(item, list) and len(item) in (2, 3)):
+            raise TypeError(f"bad rewrite {item!r}")
+        pattern, replacement, *rest = item
+        needles = rest[0] if rest else [""]
+        if isinstance(needles, str):
+            needles = [needles]
         if not (
-            isinstance(item, list) and len(item) in (2, 3) and all(isinstance(s, str) for s in item)
+            isinstance(pattern, str)
+            and isinstance(replacement, str)
+            and isinstance(needles, list)
+            and needles
+            and all(isinstance(n, str) for n in needles)
         ):
             raise TypeError(f"bad rewrite {item!r}")
-        pattern, replacement, *needle = item
         template = prepare_pattern(replacement)
         rewrites.append(
             _Rewrite(
                 re.compile(_literal_first(expand(pattern, macros)), re.ASCII),
                 partial(_expand, template) if "\\" in template else template,
-                prepare_pattern(needle[0]) if needle else "",
+                tuple(prepare_pattern(needle) for needle in needles),
             )
         )
     return tuple(rewrites)
@@ -267,8 +284,10 @@ def _finish(text: str, lang: str) -> str:
     """Step 5, on the output of `_base`."""
     rules = _rules(lang)
     for rule in rules.before:
-        if rule.needle in text:
-            text = rule.pattern.sub(rule.replacement, text)
+        for needle in rule.needles:
+            if needle in text:
+                text = rule.pattern.sub(rule.replacement, text)
+                break
     text, _ = _token_map(text, _SPLIT[lang], rules.tokens.get)
     return _after(f" {text} " if text else " ", rules)
 
@@ -288,8 +307,10 @@ def _token_map(text: str, apostrophe: str, get: Callable[[str, str], str]) -> tu
 def _after(text: str, rules: _Rules) -> str:
     """Step 5, after the token map: the rewrites that need the neighbours, then the spacing."""
     for rule in rules.after:
-        if rule.needle in text:
-            text = rule.pattern.sub(rule.replacement, text)
+        for needle in rule.needles:
+            if needle in text:
+                text = rule.pattern.sub(rule.replacement, text)
+                break
     if "  " in text:
         inner = " ".join(text.split())
         # Nothing left (« '' », two apostrophes alone): one space, as for an empty text.
@@ -305,7 +326,36 @@ def normalise(text: str, lang: str) -> str:
     Words are separated by exactly one space, and the result starts and ends with one, so a
     pattern may use a space as a word edge.
     """
-    return _normalised(_unusual(text, lang).split(" "), None, lang)
+    text = _unusual(text, lang)
+    pieces = _compiled(lang)
+    if pieces is not None:
+        # The common case, compiled: what `_normalised` gives when it takes its short way.
+        words = pieces.words(text)
+        if words is not None:
+            return _after(" " + words, _rules(lang))
+    return _normalised(text.split(" "), None, lang)
+
+
+@cache
+def _compiled(lang: str) -> _pieces.Pieces | None:
+    """Steps 2 to 5a compiled for one language (see `_pieces.pyx`), or None when that module is
+    not built or not wanted (`native.PURE_PYTHON`), or the token map does not allow them piece
+    by piece (see `_Mapped`)."""
+    rules = _rules(lang)
+    if _pieces is None or not native.wanted() or rules.pieces is None:
+        return None
+    return _pieces.Pieces(
+        [_TABLE[code] for code in range(256)],
+        _TABLE.__getitem__,
+        rules.tokens,
+        _SPLIT[lang],
+        [needle for rule in rules.before for needle in rule.needles],
+    )
+
+
+def compiled() -> bool:
+    """Whether the normalisation's common case is compiled, for both languages."""
+    return all(_compiled(lang) is not None for lang in LANGUAGES)
 
 
 def _normalised(pieces: list[str], base: str | None, lang: str) -> str:
@@ -321,8 +371,11 @@ def _normalised(pieces: list[str], base: str | None, lang: str) -> str:
             if base is None:
                 base = " ".join(map(_PIECES.__getitem__, pieces))
             for rule in rules.before:
-                if rule.needle in base:
-                    before = True
+                for needle in rule.needles:
+                    if needle in base:
+                        before = True
+                        break
+                if before:
                     break
         if not before:
             words = "".join(map(mapped.__getitem__, pieces))

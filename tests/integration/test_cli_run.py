@@ -72,8 +72,9 @@ async def test_run_answers_then_stops_cleanly_on_sigterm(
             await process.wait()
     logs = log_file.read_text(encoding="utf-8")
     assert "signal SIGTERM received" in logs
-    # Whoever deployed us can tell whether the crisis net's compiled part was built.
-    assert re.search(r"guards ready; crisis model sums: (compiled|Python)", logs)
+    # Whoever deployed us can tell whether the guards' compiled parts were built.
+    parts = r"crisis model sums: (compiled|Python); text normalisation: (compiled|Python)"
+    assert re.search(f"guards ready; {parts}", logs)
     assert "command aide" in logs
     assert "7f3a" not in logs  # even at DEBUG, no message text
     assert password not in logs

@@ -8,6 +8,8 @@ whole text), on the tuning set and on generated patterns and texts.
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import json
 import re
 from collections.abc import Iterable
@@ -31,7 +33,7 @@ from bot.guards.lexicon import (
     macros_of,
     strings,
 )
-from bot.guards.normalise import _base, _finish, normalise
+from bot.guards.normalise import _base, _finish, _Rules, _rules, normalise
 
 ROOT = Path(__file__).resolve().parents[2]
 TUNE = ROOT / "tests" / "data" / "guards" / "tune.jsonl"
@@ -249,6 +251,7 @@ _CHUNKS = st.sampled_from(
     (
         *"abcdejlmnpstuvy '.!?,;:-\t\nÉéèàçôœæß\u00ad\u200b\u2019`\u00b4",
         *("🔴", "je", "as ", "m'as ", "pu ", "te ", "jveux", "suiside", "'", "no one", "cannot"),
+        *("m' as ", "m ", "es ", "etais", "rougj", "rouj", "myself", "my sel", "noone"),
     )
 )
 
@@ -257,6 +260,64 @@ _CHUNKS = st.sampled_from(
 @settings(max_examples=1000, deadline=None)
 def test_normalise_piece_by_piece_is_the_whole_text_way(text: str, lang: str) -> None:
     assert normalise(text, lang) == _finish(_base(text, lang), lang)
+
+
+# The module, not the function of the same name that `bot.guards` exports.
+normalise_module = importlib.import_module("bot.guards.normalise")
+
+
+def _ungated(lang: str) -> _Rules:
+    """A language's rules with every rewrite tried on every text (no needles)."""
+    rules = _rules(lang)
+    return dataclasses.replace(
+        rules,
+        before=tuple(dataclasses.replace(r, needles=("",)) for r in rules.before),
+        after=tuple(dataclasses.replace(r, needles=("",)) for r in rules.after),
+    )
+
+
+def _normalise_ungated(
+    monkeypatch: pytest.MonkeyPatch, texts: Iterable[str], lang: str
+) -> list[str]:
+    with monkeypatch.context() as patch:
+        ungated = _ungated(lang)
+        patch.setattr(normalise_module, "_rules", lambda _: ungated)
+        patch.setattr(normalise_module, "_compiled", lambda _: None)
+        return [normalise(text, lang) for text in texts]
+
+
+def test_the_rewrites_needles_never_change_the_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rewrite is tried only on a text that holds one of its needles (normalise.<lang>.toml):
+    on every labelled message, in both languages, the text is what it is when every rewrite
+    is tried everywhere (a needle that some match lacks fails here)."""
+    texts = [
+        json.loads(line)["text"]
+        for path in (TUNE, TUNE.with_name("heldout.jsonl"))
+        for line in path.read_text("utf-8").splitlines()
+    ]
+    texts += [
+        "m'as me tuer",
+        "m 'as partir",
+        "m' as crever",
+        "m ' as y aller",
+        "t'es où",
+        "my self",
+    ]
+    texts += ["no one cares", "noone", "rougj", "rougeje", "ma météo : rouj", "myselves"]
+    for lang in LANGUAGES:
+        gated = [normalise(text, lang) for text in texts]
+        assert gated == _normalise_ungated(monkeypatch, texts, lang)
+    assert normalise("m ' as me tuer", "fr") == " je vais me tuer "  # the rewrite does happen
+
+
+@given(st.lists(_CHUNKS, max_size=25).map("".join), st.sampled_from(LANGUAGES))
+@settings(
+    max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_the_rewrites_needles_never_change_any_text(
+    monkeypatch: pytest.MonkeyPatch, text: str, lang: str
+) -> None:
+    assert [normalise(text, lang)] == _normalise_ungated(monkeypatch, [text], lang)
 
 
 def test_factor_keeps_a_counted_quantifier_with_its_group():

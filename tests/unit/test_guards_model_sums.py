@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.guards import model
+from bot.guards import model, native
 from bot.guards.classify import model_view
 from bot.guards.model import _SKIP, BLANKED, PREFIX, _scaled, _terms, crisis_model, read
 
@@ -132,7 +132,7 @@ def test_the_shipped_model_uses_the_compiled_sums_unless_told_not_to(
     try:
         assert model.compiled()
         model._compiled.cache_clear()
-        monkeypatch.setenv(model.PURE_PYTHON, "1")
+        monkeypatch.setenv(native.PURE_PYTHON, "1")
         assert not model.compiled()
         # Both ways, the same decisions (`decide` reads the sums of either).
         assert model._sums(crisis_model(), " je veux mourir ce soir ") == pytest.approx(
