@@ -30,6 +30,10 @@ from libcpp.string cimport string
 from libcpp.vector cimport vector
 
 
+cdef extern from "Python.h":
+    bint PyUnicode_IS_COMPACT_ASCII(object o)
+
+
 cdef extern from "<string_view>" namespace "std" nogil:
     cdef cppclass string_view:
         string_view(const char*, size_t)
@@ -85,6 +89,9 @@ cdef class Sums:
     cdef string pair
     cdef vector[Feature] features  # of the message being read, reused
     cdef string arena  # the bytes of its pairs and prefixes
+    cdef const char* previous  # the token before, while one is read (NULL: none)
+    cdef Py_ssize_t previous_n
+    cdef int words
     cdef double weighted
     cdef double squares
     cdef hash[string_view] hasher
@@ -186,61 +193,97 @@ cdef class Sums:
                     return
             i = (i + 1) & self.mask
 
-    def of(self, list tokens):
-        """(sum of weight times idf, sum of idf squared, word count) for `text.split()`.
-
-        In three passes over the message's features (note them and fetch their slots, find
-        their entries and fetch those, add them up), so that the memory waits overlap: the
-        table is larger than the processor's caches. The additions are made in the order of
-        the features, as one pass would make them."""
-        cdef Py_ssize_t n, previous_n = 0, i, seen
-        cdef const char* p
-        cdef const char* previous = NULL
-        cdef int words = 0
-        cdef size_t k
+    cdef void _start(self) noexcept:
         self.stamp += 1
         if self.stamp == 0:  # wrapped around: forget every stamp
-            for i in range(<Py_ssize_t>self.entries.size()):
-                self.entries[i].stamp = 0
+            for k in range(self.entries.size()):
+                self.entries[k].stamp = 0
             self.stamp = 1
         self.weighted = 0.0
         self.squares = 0.0
         self.features.clear()
         self.arena.clear()
-        for token in tokens:
-            p = PyUnicode_AsUTF8AndSize(<str?>token, &n)
-            if n == 1 and self.skip.find(p[0]) != <size_t>-1:
-                if p[0] == self.blanked:
-                    self._feature(p, n, False)
-                previous = NULL
-                continue
-            self._feature(p, n, False)
-            if previous != NULL:
-                self.pair.assign(previous, previous_n)
-                self.pair.push_back(b" ")
-                self.pair.append(p, n)
-                self._feature(self.pair.data(), self.pair.size(), True)
-            previous = p
-            previous_n = n
-            if p[0] == b"#" or p[0] == b"@":
-                continue
-            words += 1
-            # The first `prefix` code points (UTF-8 continuation bytes are 10xxxxxx), if more
-            # follow.
-            seen = 0
-            i = 0
-            while i < n:
-                if (p[i] & 0xC0) != 0x80:
-                    if seen == self.prefix:
-                        break
-                    seen += 1
-                i += 1
-            if i < n:
-                self.pair.assign(p, i)
-                self.pair.push_back(b"-")
-                self._feature(self.pair.data(), self.pair.size(), True)
+        self.previous = NULL
+        self.words = 0
+
+    cdef void _token(self, const char* p, Py_ssize_t n) noexcept:
+        """Note the features of one token (`n` > 0 bytes at `p`, which outlive the call)."""
+        cdef Py_ssize_t i, seen
+        if n == 1 and self.skip.find(p[0]) != <size_t>-1:
+            if p[0] == self.blanked:
+                self._feature(p, n, False)
+            self.previous = NULL
+            return
+        self._feature(p, n, False)
+        if self.previous != NULL:
+            self.pair.assign(self.previous, self.previous_n)
+            self.pair.push_back(b" ")
+            self.pair.append(p, n)
+            self._feature(self.pair.data(), self.pair.size(), True)
+        self.previous = p
+        self.previous_n = n
+        if p[0] == b"#" or p[0] == b"@":
+            return
+        self.words += 1
+        # The first `prefix` code points (UTF-8 continuation bytes are 10xxxxxx), if more follow.
+        seen = 0
+        i = 0
+        while i < n:
+            if (p[i] & 0xC0) != 0x80:
+                if seen == self.prefix:
+                    break
+                seen += 1
+            i += 1
+        if i < n:
+            self.pair.assign(p, i)
+            self.pair.push_back(b"-")
+            self._feature(self.pair.data(), self.pair.size(), True)
+
+    cdef tuple _finish(self):
+        """In three passes over the message's features (noted and their slots fetched, then
+        their entries found and fetched, then added up), so that the memory waits overlap:
+        the table is larger than the processor's caches. The additions are made in the order
+        of the features, as one pass would make them."""
+        cdef size_t k
         for k in range(self.features.size()):
             self._find(&self.features[k])
         for k in range(self.features.size()):
             self._count(&self.features[k])
-        return self.weighted, self.squares, words
+        return self.weighted, self.squares, self.words
+
+    def of(self, list tokens):
+        """(sum of weight times idf, sum of idf squared, word count) for `text.split()`."""
+        cdef Py_ssize_t n
+        cdef const char* p
+        self._start()
+        for token in tokens:
+            p = PyUnicode_AsUTF8AndSize(<str?>token, &n)
+            if n:
+                self._token(p, n)
+        return self._finish()
+
+    def of_text(self, str text):
+        """`of(text.split())`, without making the list: the text's bytes are read where they
+        are. Only for ASCII text, where `split` splits at ASCII whitespace alone; other text
+        is split by Python (Unicode has more spaces)."""
+        if not PyUnicode_IS_COMPACT_ASCII(text):
+            return self.of(text.split())
+        cdef Py_ssize_t n, i = 0, start
+        cdef const char* p = PyUnicode_AsUTF8AndSize(text, &n)
+        self._start()
+        while True:
+            while i < n and _space(p[i]):
+                i += 1
+            if i == n:
+                break
+            start = i
+            while i < n and not _space(p[i]):
+                i += 1
+            self._token(p + start, i - start)
+        return self._finish()
+
+
+cdef inline bint _space(char c) noexcept:
+    """Whether `str.split()` splits at this ASCII character: space, \t \n \v \f \r, and the
+    separators \x1c to \x1f."""
+    return c == 32 or 9 <= c <= 13 or 28 <= c <= 31

@@ -253,7 +253,7 @@ def _sums(model: CrisisModel, text: str) -> tuple[float, float, int]:
     compiled = _compiled(model)
     if compiled is not None:
         try:
-            return compiled.of(text.split())
+            return compiled.of_text(text)
         except UnicodeEncodeError:
             # A lone surrogate has no UTF-8 form (normalised text never holds one, but `decide`
             # may be given any text): the Python sums read it.

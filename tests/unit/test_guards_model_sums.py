@@ -55,6 +55,7 @@ def test_every_labelled_message_gets_the_python_sums() -> None:
     for text in views:
         want = _python(shipped, text)
         _assert_same(compiled.of(text.split()), want)
+        assert compiled.of_text(text) == compiled.of(text.split())
         hits += want[1] > 0
     assert hits > len(views) * 0.9  # the table was really read, not just empty sums
 
@@ -99,6 +100,22 @@ def test_any_text_gets_the_python_sums(
     compiled = sums_module.Sums(_terms(m), PREFIX, _SKIP, BLANKED)
     text = " " + " ".join(words) + " "
     _assert_same(compiled.of(text.split()), _python(m, text))
+    assert compiled.of_text(text) == compiled.of(text.split())
+
+
+# What `str.split()` splits at: ASCII whitespace and separators, and beyond ASCII more spaces
+# (no-break, em, ideographic), which `of_text` leaves to Python.
+_SPACES = st.sampled_from(
+    [" ", "  ", "\t", "\n", "\r\n", "\x0b", "\x0c", "\x1c", "\x1f", "\xa0", "\u2003"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_WORDS, _SPACES), max_size=20), _SPACES)
+def test_the_text_is_split_as_str_split_does(pieces: list[tuple[str, str]], first: str) -> None:
+    compiled = sums_module.Sums(_terms(crisis_model()), PREFIX, _SKIP, BLANKED)
+    text = first + "".join(word + space for word, space in pieces)
+    assert compiled.of_text(text) == compiled.of(text.split())
 
 
 def test_a_feature_counts_once_however_often_it_comes() -> None:
