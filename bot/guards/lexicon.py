@@ -715,7 +715,7 @@ class Labelled:
                 source = expand(raw, macros or {})
                 keys = first_keys(source)
                 if keys is None:
-                    always.setdefault(label, []).append(source)
+                    always.setdefault(label, []).append(_literal_first(source))
                     continue
                 for key in keys:
                     grouped.setdefault(key, {}).setdefault(label, []).append(source)

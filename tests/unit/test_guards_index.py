@@ -27,6 +27,7 @@ from bot.guards.lexicon import (
     Keyed,
     Labelled,
     Tokens,
+    _literal_first,
     expand,
     first_keys,
     load,
@@ -318,6 +319,52 @@ def test_the_rewrites_needles_never_change_any_text(
     monkeypatch: pytest.MonkeyPatch, text: str, lang: str
 ) -> None:
     assert [normalise(text, lang)] == _normalise_ungated(monkeypatch, [text], lang)
+
+
+_BOUNDARY_PATTERNS = [
+    r"\b(?:a(?:h|s)) ?\d{3}\b",  # technical.fr.toml's form numbers (« AH-223 »)
+    r"\bsuicid\w*",
+    r"\b(?:me) (?:\w+ ){0,2}?tuer\b",
+    r"\b1 ?800\b",
+    r"\bje\b",
+]
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "ah",
+                "as",
+                "a",
+                "h",
+                "s",
+                " ",
+                "1",
+                "23",
+                "4",
+                "x",
+                ".",
+                "'",
+                "je",
+                "suicide",
+                "me ",
+                "tuer",
+                "800",
+            ]
+        ),
+        max_size=20,
+    ).map("".join),
+    st.sampled_from(_BOUNDARY_PATTERNS),
+)
+@settings(max_examples=800, deadline=None)
+def test_literal_first_matches_the_same_spans(text: str, pattern: str) -> None:
+    """`\\bX…` rewritten as `X(?<!\\w.)…` (for the patterns searched everywhere, `Keyed` and
+    `Labelled`) finds the same matches, at the same places: `Labelled` reports their text."""
+    rewritten = _literal_first(pattern)
+    assert rewritten != pattern
+    spans = [m.span() for m in re.finditer(pattern, text, re.ASCII)]
+    assert spans == [m.span() for m in re.finditer(rewritten, text, re.ASCII)]
 
 
 def test_factor_keeps_a_counted_quantifier_with_its_group():
