@@ -283,13 +283,18 @@ _SPLIT = {"fr": "' ", "en": " '"}
 def _finish(text: str, lang: str) -> str:
     """Step 5, on the output of `_base`."""
     rules = _rules(lang)
-    for rule in rules.before:
+    text, _ = _token_map(_rewritten(text, rules.before), _SPLIT[lang], rules.tokens.get)
+    return _after(f" {text} " if text else " ", rules)
+
+
+def _rewritten(text: str, rewrites: tuple[_Rewrite, ...]) -> str:
+    """The text through each rewrite in turn, each tried only where one of its needles is."""
+    for rule in rewrites:
         for needle in rule.needles:
             if needle in text:
                 text = rule.pattern.sub(rule.replacement, text)
                 break
-    text, _ = _token_map(text, _SPLIT[lang], rules.tokens.get)
-    return _after(f" {text} " if text else " ", rules)
+    return text
 
 
 def _token_map(text: str, apostrophe: str, get: Callable[[str, str], str]) -> tuple[str, bool]:
@@ -306,11 +311,7 @@ def _token_map(text: str, apostrophe: str, get: Callable[[str, str], str]) -> tu
 
 def _after(text: str, rules: _Rules) -> str:
     """Step 5, after the token map: the rewrites that need the neighbours, then the spacing."""
-    for rule in rules.after:
-        for needle in rule.needles:
-            if needle in text:
-                text = rule.pattern.sub(rule.replacement, text)
-                break
+    text = _rewritten(text, rules.after)
     if "  " in text:
         inner = " ".join(text.split())
         # Nothing left (« '' », two apostrophes alone): one space, as for an empty text.
