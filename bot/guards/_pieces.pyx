@@ -6,9 +6,10 @@ Why: every message of every room is normalised before any list reads it, and in 
 common case, piece by piece through two remembered dicts (`_PIECES`, `_Mapped`), still cost
 about a fifth of the guards' time: a new string per piece, a lookup per piece in dicts of
 tens of thousands of entries (waits on memory once the patterns have filled the caches), two
-joins. Here the text's bytes are read once: each character through a table of 256 outputs
-(the translations `_TABLE` makes, built from it; others asked of it once), runs of a letter squeezed, each piece's
-words through the language's token map (a few hundred entries), into one buffer.
+joins. Here the text's characters are read once: each through a table of 256 outputs (the
+translations `_TABLE` makes; a character beyond Latin-1 is asked of it once), runs of a letter
+squeezed, each piece's words through the language's token map (a few hundred entries), into
+one buffer.
 
 Exactly what `normalise._Mapped` gives, joined: `Pieces.words(text)` is
 `"".join(map(mapped.__getitem__, text.split(" ")))` for the language's `mapped`. It answers
@@ -53,8 +54,8 @@ cdef class Pieces:
     def __init__(self, table, more, tokens, str apostrophe, needles):
         if len(table) != 256:
             raise ValueError("the table must give the 256 Latin-1 characters' translations")
-        for out in table:
-            self.table.push_back((<str?>out).encode("latin-1"))
+        for translation in table:
+            self.table.push_back((<str?>translation).encode("latin-1"))
         for key, value in tokens.items():
             if not (<str?>key).isascii() or not (<str?>value).isascii():
                 raise ValueError("the token map must be ASCII, as normalised text is")
