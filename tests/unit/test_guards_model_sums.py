@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.guards import model, native
+from bot.guards import model
 from bot.guards.classify import model_view
 from bot.guards.model import _SKIP, BLANKED, PREFIX, _scaled, _terms, crisis_model, read
 
@@ -140,23 +140,6 @@ def test_a_long_message_then_a_short_one_get_the_python_sums() -> None:
 def test_the_table_must_know_what_a_blanked_span_looks_like() -> None:
     with pytest.raises(ValueError, match="blanked"):
         sums_module.Sums({}, PREFIX, _SKIP, "#")
-
-
-def test_the_shipped_model_uses_the_compiled_sums_unless_told_not_to(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    model._compiled.cache_clear()
-    try:
-        assert model.compiled()
-        model._compiled.cache_clear()
-        monkeypatch.setenv(native.PURE_PYTHON, "1")
-        assert not model.compiled()
-        # Both ways, the same decisions (`decide` reads the sums of either).
-        assert model._sums(crisis_model(), " je veux mourir ce soir ") == pytest.approx(
-            _python(crisis_model(), " je veux mourir ce soir ")
-        )
-    finally:
-        model._compiled.cache_clear()
 
 
 def test_a_text_without_utf8_form_gets_the_python_sums() -> None:

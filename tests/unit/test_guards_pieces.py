@@ -15,7 +15,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.guards import native
 from bot.guards.lexicon import LANGUAGES
 
 pytest.importorskip("bot.guards._pieces", reason="compiled module not built")
@@ -95,21 +94,6 @@ def test_any_text_reads_the_same(text: str, lang: str) -> None:
     if got is not None:
         assert got == want
     assert normalise_module.normalise(text, lang) == want
-
-
-def test_the_python_code_is_used_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
-    normalise_module._compiled.cache_clear()
-    try:
-        assert normalise_module.compiled()
-        normalise_module._compiled.cache_clear()
-        monkeypatch.setenv(native.PURE_PYTHON, "1")
-        assert not normalise_module.compiled()
-        assert (
-            normalise_module.normalise("J\u2019veux pu rien savoir", "fr")
-            == " je veux plus rien savoir "
-        )
-    finally:
-        normalise_module._compiled.cache_clear()
 
 
 def test_a_translation_must_be_ascii() -> None:
